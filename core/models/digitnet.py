@@ -1,0 +1,98 @@
+"""DigitLab's own networks: plain conv stacks sized for a parameter budget.
+
+What makes them work at this size:
+- Conv → BatchNorm → ReLU everywhere, no bias before BN (a bias there is a wasted parameter).
+- Two 3×3 convs at full resolution, then one early 2×2 max-pool: the expensive 24×24 maps are
+  few, so an epoch is cheap, and the receptive field doubles its growth rate afterwards.
+- A 1×1 "transition" conv after the pool squeezes channels before the next 3×3s.
+- Unpadded convs shrink 12 → 6, so the last maps already see ~the whole 20×20 digit box;
+  global average pooling and a 1×1 classifier replace any dense layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+def conv_bn(c_in: int, c_out: int, k: int = 3, padding: int = 0) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, k, padding=padding, bias=False),
+                         nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
+
+
+@dataclass(frozen=True)
+class DigitNetPlan:
+    stem: tuple[int, int]  # channels of the two 3×3 convs at 28 → 26 → 24
+    squeeze: int  # 1×1 conv after the pool (12×12)
+    body: tuple[int, ...]  # channels of the unpadded 3×3 convs at 12 → 10 → 8 → 6
+    dropout: float = 0.0
+
+
+class DigitNet(nn.Module):
+    def __init__(self, plan: DigitNetPlan) -> None:
+        super().__init__()
+        c1, c2 = plan.stem
+        layers: list[nn.Module] = [
+            conv_bn(1, c1),  # (N, c1, 26, 26)  RF 3
+            conv_bn(c1, c2),  # (N, c2, 24, 24)  RF 5
+            nn.MaxPool2d(2),  # (N, c2, 12, 12)  RF 6, jump 2
+            conv_bn(c2, plan.squeeze, k=1),  # (N, squeeze, 12, 12)
+        ]
+        c = plan.squeeze
+        for width in plan.body:  # each: -2 px, RF +4
+            layers.append(conv_bn(c, width))
+            c = width
+        if plan.dropout:
+            layers.append(nn.Dropout(plan.dropout))
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)  # (N, c, 1, 1)
+        self.classifier = nn.Conv2d(c, 10, 1)  # (N, 10, 1, 1): a 1×1 conv, no dense layer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.pool(self.features(x))).flatten(1)  # (N, 10) logits
+
+
+def sep_conv_bn(c_in: int, c_out: int) -> nn.Sequential:
+    """Depthwise 3×3, pointwise 1×1, one BN: c_in·(9 + c_out) weights instead of 9·c_in·c_out."""
+    return nn.Sequential(nn.Conv2d(c_in, c_in, 3, groups=c_in, bias=False),
+                         nn.Conv2d(c_in, c_out, 1, bias=False),
+                         nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
+
+
+class TinyDigitNet(nn.Module):
+    """Under 1,000 parameters: the same shape as DigitNet with depthwise-separable convs."""
+
+    def __init__(self, widths: tuple[int, ...] = (6, 8, 10, 12, 12)) -> None:
+        super().__init__()
+        w0, w1, *body = widths
+        layers: list[nn.Module] = [conv_bn(1, w0),  # (N, w0, 26, 26) RF 3
+                                   sep_conv_bn(w0, w1),  # (N, w1, 24, 24) RF 5
+                                   nn.MaxPool2d(2)]  # (N, w1, 12, 12) RF 6
+        c = w1
+        for width in body:  # 12 → 10 → 8 → 6, RF 10, 14, 18
+            layers.append(sep_conv_bn(c, width))
+            c = width
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Conv2d(c, 10, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.pool(self.features(x))).flatten(1)
+
+
+FLAGSHIP = DigitNetPlan(stem=(10, 16), squeeze=10, body=(14, 16, 16))
+COMPACT = DigitNetPlan(stem=(8, 12), squeeze=8, body=(10, 10, 12))
+
+
+def build_flagship() -> nn.Module:
+    return DigitNet(FLAGSHIP)
+
+
+def build_compact() -> nn.Module:
+    return DigitNet(COMPACT)
+
+
+def build_tiny() -> nn.Module:
+    return TinyDigitNet()

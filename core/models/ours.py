@@ -1,0 +1,30 @@
+"""DigitLab's own models (nets in `digitnet.py`). Torch-free: the GUI lists these at start-up."""
+
+from __future__ import annotations
+
+from core.models.spec import OUR_FAMILY, ModelSpec
+
+# The recipe our models were tuned with (decisions made on a 5,000-image validation split).
+_RECIPE: dict[str, object] = {
+    "epochs": 15, "batch_size": 128, "optimizer": "sgd", "lr": 0.1, "momentum": 0.9,
+    "nesterov": True, "schedule": "onecycle", "pct_start": 0.2, "weight_decay": 5e-4,
+    "label_smoothing": 0.05, "augment": 1.0, "augment_stroke": 0.3, "ema": True,
+}
+
+OUR_MODELS: list[ModelSpec] = [
+    ModelSpec(
+        name="dl-flagship-8k", family=OUR_FAMILY, source="DigitLab",
+        description="Flagship under 8k: 2 full-res 3×3 convs, early max-pool, 1×1 squeeze, three "
+                    "unpadded 3×3s, GAP + 1×1 head; Conv-BN-ReLU without biases; trained with "
+                    "affine + stroke-weight augmentation, label smoothing and weight EMA.",
+        builder="core.models.digitnet:build_flagship", recipe=dict(_RECIPE)),
+    ModelSpec(
+        name="dl-compact-4k", family=OUR_FAMILY, source="DigitLab",
+        description="The flagship's layout at under 4,000 parameters (channels 8-12-8-10-10-12).",
+        builder="core.models.digitnet:build_compact", recipe=dict(_RECIPE)),
+    ModelSpec(
+        name="dl-tiny-1k", family=OUR_FAMILY, source="DigitLab",
+        description="Under 1,000 parameters: the same layout with depthwise-separable convs "
+                    "(channels 6-8-10-12-12).",
+        builder="core.models.digitnet:build_tiny", recipe=dict(_RECIPE)),
+]
