@@ -82,9 +82,7 @@ def model_from_state(state: dict[str, Any], prefer_ema: bool = True) -> torch.nn
     model = build_model(config.model)
     weights = state["model"]
     if prefer_ema and state.get("ema") is not None:
-        # AveragedModel keys are "module.<name>" plus "n_averaged".
-        weights = {k.removeprefix("module."): v for k, v in state["ema"].items()
-                   if k.startswith("module.")}
+        weights = state["ema"]["module"]
     try:
         model.load_state_dict(weights)
     except RuntimeError as e:

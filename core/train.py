@@ -21,6 +21,7 @@ from core.config import TrainConfig, lr_multiplier, steps_per_epoch
 from core.control import Reporter, TrainControl
 from core.data import MNIST_MEAN, MNIST_STD, DeviceSplit, MnistArrays, load_mnist, to_device
 from core.devices import device_label, resolve_device
+from core.ema import WeightEMA
 from core.errors import ConfigError
 from core.metrics import EpochMetrics, StartInfo, StepMetrics
 from core.models import build_model, count_parameters
@@ -87,14 +88,6 @@ def build_optimizer(config: TrainConfig, model: torch.nn.Module) -> torch.optim.
     return torch.optim.AdamW(groups, lr=config.lr, betas=betas)
 
 
-def _make_ema(model: torch.nn.Module, decay: float) -> torch.optim.swa_utils.AveragedModel:
-    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-
-    # use_buffers: BatchNorm running statistics are averaged too, so the EMA model needs no
-    # extra pass over the data before evaluation.
-    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
-
-
 def train(config: TrainConfig, *, reporter: Reporter | None = None,
           control: TrainControl | None = None, run: Run | None = None,
           data: MnistArrays | None = None, resume: bool = False) -> TrainResult:
@@ -127,7 +120,7 @@ def train(config: TrainConfig, *, reporter: Reporter | None = None,
     total_steps = spe * config.epochs
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: lr_multiplier(config, s, total_steps))
-    ema = _make_ema(model, config.ema_decay) if config.ema else None
+    ema = WeightEMA(model, config.ema_decay) if config.ema else None
     history: list[EpochMetrics] = []
     start_epoch = 0
     if resume:
@@ -185,7 +178,7 @@ def _run_epochs(config: TrainConfig, reporter: Reporter, control: TrainControl, 
             optimizer.step()
             scheduler.step()
             if ema is not None:
-                ema.update_parameters(model)
+                ema.update(model)
             detached = loss.detach()
             loss_sum += detached
             window_loss += detached
@@ -226,7 +219,7 @@ def _run_epochs(config: TrainConfig, reporter: Reporter, control: TrainControl, 
 
 def _finish(run: Run | None, reporter: Reporter, status: str, epochs_done: int,
             history: list[EpochMetrics], model: torch.nn.Module) -> TrainResult:
-    if isinstance(model, torch.optim.swa_utils.AveragedModel):
+    if isinstance(model, WeightEMA):
         model = model.module
     if run is not None:
         run.mark(status)
