@@ -14,11 +14,23 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()  # read once: os.umask can only be read by setting it
+
+
 def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
     """Call `write(fileobj)` on a temp file next to `path`, then atomically replace `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # mkstemp makes the file private (0600); give it the permissions a plain open() would.
+    with contextlib.suppress(OSError):
+        os.chmod(tmp_name, 0o666 & ~_UMASK)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)

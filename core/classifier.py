@@ -19,9 +19,9 @@ import onnxruntime as ort
 from onnx import TensorProto
 
 from core.errors import ConfigError, ModelFileError
+from core.models.spec import BUDGET as PARAM_BUDGET  # under budget: fewer parameters than this
 from core.preprocess import MNIST_MEAN, MNIST_STD
 
-PARAM_BUDGET = 8000  # a model is "under budget" with fewer parameters than this
 NUM_CLASSES = 10
 NEEDED_INPUT = (
     "one float image input shaped (N, 1, 28, 28), (N, 28, 28) or (N, 784), N dynamic or 1"
@@ -54,10 +54,11 @@ class Prediction:
 class DigitClassifier:
     """A validated ONNX digit model with one CPU inference session tuned for one image at a time.
 
-    `param_count` is the plain number of elements in all graph initializers (dense and sparse
+    `graph_values` is the plain number of elements in all graph initializers (dense and sparse
     values): weights and biases, but also BatchNorm statistics and shape constants when a file
-    stores them there, so it can exceed a PyTorch parameter count by a little. Weights hidden in
-    Constant nodes are not counted.
+    stores them there. Weights hidden in Constant nodes are not counted. `param_count` is the
+    trained parameter count a DigitLab export records (`digitlab.params`; exporters fold
+    BatchNorm into the convs, so the graph holds fewer values), else `graph_values`.
     """
 
     def __init__(self, path: str | Path, normalization: Normalization = "auto") -> None:
@@ -71,8 +72,14 @@ class DigitClassifier:
         self.metadata: dict[str, str] = {p.key: p.value for p in model.metadata_props}
         self.is_digitlab_export = "digitlab.version" in self.metadata
         self.name = self.metadata.get("digitlab.model") or self.path.stem
-        self.param_count = sum(int(np.prod(t.dims)) for t in graph.initializer) + sum(
+        self.graph_values = sum(int(np.prod(t.dims)) for t in graph.initializer) + sum(
             int(np.prod(t.values.dims)) for t in graph.sparse_initializer
+        )
+        recorded = self.metadata.get("digitlab.params", "")
+        self.param_count = int(recorded) if recorded.isdigit() else self.graph_values
+        self.param_count_source = (
+            "trained parameters, recorded at export" if recorded.isdigit()
+            else "elements of the graph's initializers"
         )
         self.under_budget = self.param_count < PARAM_BUDGET
 
@@ -124,6 +131,8 @@ class DigitClassifier:
             "output_kind": f"{self.output_kind} ({self.output_kind_source})",
             "normalization": f"{self.normalization} ({self.normalization_source})",
             "param_count": self.param_count,
+            "param_count_source": self.param_count_source,
+            "graph_values": self.graph_values,
             "budget": PARAM_BUDGET,
             "under_budget": self.under_budget,
             "is_digitlab_export": self.is_digitlab_export,

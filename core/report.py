@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.models.spec import BUDGET
 from core.runs import RunRecord
 
 TARGET_ACCURACY = 99.4  # %
-PARAM_BUDGET = 8000
+PARAM_BUDGET = BUDGET
 EPOCH_BUDGET = 15
 
 
