@@ -91,9 +91,22 @@ def build_optimizer(config: TrainConfig, model: torch.nn.Module) -> torch.optim.
 def train(config: TrainConfig, *, reporter: Reporter | None = None,
           control: TrainControl | None = None, run: Run | None = None,
           data: MnistArrays | None = None, resume: bool = False) -> TrainResult:
-    """Train `config.model` as configured. Saves into `run` when given; `resume` continues it."""
-    reporter = reporter or Reporter()
-    control = control or TrainControl()
+    """Train `config.model` as configured. Saves into `run` when given; `resume` continues it.
+
+    Whatever goes wrong (MNIST missing and no network, a bad setting, divergence, out of memory)
+    is recorded in the run as "failed" ("interrupted" for Ctrl+C) before the error propagates.
+    """
+    try:
+        return _train(config, reporter or Reporter(), control or TrainControl(), run, data,
+                      resume)
+    except BaseException as e:
+        if run is not None:
+            run.mark("interrupted" if isinstance(e, KeyboardInterrupt) else "failed", str(e))
+        raise
+
+
+def _train(config: TrainConfig, reporter: Reporter, control: TrainControl, run: Run | None,
+           data: MnistArrays | None, resume: bool) -> TrainResult:
     config.validate()
     device = resolve_device(config.device)
     use_amp = config.amp and device.type == "cuda"
@@ -136,14 +149,8 @@ def train(config: TrainConfig, *, reporter: Reporter | None = None,
     if run is not None:
         run.record.env["device"] = device_label(device)
         run.mark_running()
-    try:
-        return _run_epochs(config, reporter, control, run, model, optimizer, scheduler, ema,
-                           train_split, test_split, val_split, start_epoch, history, use_amp)
-    except BaseException as e:
-        if run is not None:
-            interrupted = isinstance(e, KeyboardInterrupt)
-            run.mark("interrupted" if interrupted else "failed", error=str(e))
-        raise
+    return _run_epochs(config, reporter, control, run, model, optimizer, scheduler, ema,
+                       train_split, test_split, val_split, start_epoch, history, use_amp)
 
 
 def _run_epochs(config: TrainConfig, reporter: Reporter, control: TrainControl, run: Run | None,

@@ -20,6 +20,20 @@ def digitlab_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+@pytest.fixture(autouse=True)
+def isolated_qsettings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """QSettings go to a per-test folder, never to the developer's real DigitLab settings."""
+    folder = tmp_path / "qsettings"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(folder))  # for subprocesses started by tests
+    try:
+        from PySide6.QtCore import QSettings
+    except ImportError:  # core-only environment
+        return folder
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(folder))
+    return folder
+
+
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
     folder = os.environ.get("DIGITLAB_DATA")

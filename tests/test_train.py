@@ -132,3 +132,12 @@ def test_failed_run_is_marked_failed(mnist) -> None:
         train(config, data=mnist, run=store.create(config.to_dict()))
     (record,) = store.list()
     assert record.status == "failed" and "diverged" in record.error
+
+
+def test_failure_before_the_first_epoch_is_recorded(mnist) -> None:
+    store = RunStore()
+    config = TrainConfig(**{**SMALL, "batch_size": 5000})  # more than the 1,000 images
+    with pytest.raises(ConfigError, match="larger than the 1000 training images"):
+        train(config, data=mnist, run=store.create(config.to_dict()))
+    (record,) = store.list()
+    assert record.status == "failed" and "lower the batch size" in record.error
