@@ -7,7 +7,6 @@ numpy + Pillow only.
 
 from __future__ import annotations
 
-import gzip
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -17,31 +16,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-IMAGES_MAGIC = 2051  # IDX: uint8 data, 3 dims (N, rows, cols)
-LABELS_MAGIC = 2049  # IDX: uint8 data, 1 dim (N,)
+from core.data import IMAGE_MAGIC, LABEL_MAGIC, read_idx
 
 Polarity = Literal["white_on_black", "black_on_white"]
 CanvasFormat = Literal["grey", "float", "rgb", "rgba"]
 
 
-def read_idx(path: Path) -> np.ndarray:
-    """Read a (gzipped) IDX file: big-endian int32 magic, one int32 per dim, then uint8 data."""
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rb") as f:
-        raw = f.read()
-    magic = int.from_bytes(raw[:4], "big")
-    if magic not in (IMAGES_MAGIC, LABELS_MAGIC):
-        raise ValueError(f"{path}: IDX magic {magic}, expected {IMAGES_MAGIC} or {LABELS_MAGIC}")
-    ndim = raw[3]  # low byte of the magic is the number of dimensions
-    dims = np.frombuffer(raw, dtype=">i4", count=ndim, offset=4).astype(int)
-    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
-    return data.reshape(tuple(dims))
-
-
 @lru_cache(maxsize=1)
 def _load_test_set(folder: str) -> tuple[np.ndarray, np.ndarray]:
-    images = read_idx(Path(folder) / "t10k-images-idx3-ubyte.gz")  # (10000, 28, 28) uint8
-    labels = read_idx(Path(folder) / "t10k-labels-idx1-ubyte.gz")  # (10000,) uint8
+    images = read_idx(Path(folder) / "t10k-images-idx3-ubyte.gz", IMAGE_MAGIC)  # (10000, 28, 28)
+    labels = read_idx(Path(folder) / "t10k-labels-idx1-ubyte.gz", LABEL_MAGIC)  # (10000,)
     return images, labels
 
 
