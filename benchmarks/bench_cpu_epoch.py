@@ -1,0 +1,121 @@
+"""One CPU epoch of the flagship (training + full test evaluation): DigitLab's trainer against a
+straightforward eager loop at batch size 128, side by side, each in its own process so that its
+peak memory is its own.
+
+The baseline is the loop the seed write-ups ran: a torch Dataset with per-sample torchvision
+transforms (the same kind of random affine augmentation), a DataLoader at batch 128, an eager
+model, SGD, then a test pass. DigitLab's path is `core.train.train` with the model's default
+recipe on the CPU: the whole set as tensors, batched augmentation, no DataLoader.
+
+    python benchmarks/bench_cpu_epoch.py [--model dl-flagship-8k] [--train-images 60000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+from _common import REPO, emit
+
+
+def baseline_epoch(model_name: str, n_train: int) -> dict[str, float]:
+    import torch
+    import torch.nn.functional as F
+    from torch.utils.data import DataLoader, Dataset
+    from torchvision import transforms
+
+    from core.data import load_mnist
+    from core.models import build_model
+
+    data = load_mnist(fetch=False)
+    augment = transforms.Compose([
+        transforms.RandomAffine(degrees=8, translate=(0.08, 0.08), scale=(0.92, 1.08), shear=6),
+        transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
+    plain = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
+
+    class Mnist(Dataset):
+        def __init__(self, images, labels, transform) -> None:  # type: ignore[no-untyped-def]
+            self.images, self.labels, self.transform = images, labels, transform
+
+        def __len__(self) -> int:
+            return len(self.labels)
+
+        def __getitem__(self, i: int):  # type: ignore[no-untyped-def]
+            from PIL import Image
+
+            return self.transform(Image.fromarray(self.images[i])), int(self.labels[i])
+
+    torch.manual_seed(0)
+    train = DataLoader(Mnist(data.train_images[:n_train], data.train_labels[:n_train], augment),
+                       batch_size=128, shuffle=True)
+    test = DataLoader(Mnist(data.test_images, data.test_labels, plain), batch_size=1000)
+    model = build_model(model_name)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    t0 = time.perf_counter()
+    model.train()
+    for x, y in train:
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+    correct = 0
+    model.eval()
+    with torch.no_grad():
+        for x, y in test:
+            correct += (model(x).argmax(1) == y).sum().item()
+    seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "test_acc": 100 * correct / len(data.test_labels)}
+
+
+def digitlab_epoch(model_name: str, n_train: int) -> dict[str, float]:
+    from core.config import TrainConfig
+    from core.data import load_mnist
+    from core.session import new_run_config
+    from core.train import train
+
+    config: TrainConfig = new_run_config({"model": model_name, "epochs": 1, "device": "cpu",
+                                          "train_subset": n_train})
+    result = train(config, data=load_mnist(fetch=False))
+    metrics = result.history[-1]
+    return {"seconds": metrics.seconds, "test_acc": metrics.test_acc,
+            "batch_size": config.batch_size}
+
+
+def child(which: str, model_name: str, n_train: int) -> None:
+    figures = (baseline_epoch if which == "baseline" else digitlab_epoch)(model_name, n_train)
+    figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(figures))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="dl-flagship-8k")
+    parser.add_argument("--train-images", type=int, default=60000)
+    parser.add_argument("--child", choices=("baseline", "digitlab"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.model, args.train_images)
+        return
+    runs = {}
+    for which in ("baseline", "digitlab"):
+        out = subprocess.run([sys.executable, __file__, "--child", which, "--model", args.model,
+                              "--train-images", str(args.train_images)], cwd=REPO, check=True,
+                             capture_output=True, text=True).stdout
+        runs[which] = json.loads(out.strip().splitlines()[-1])
+    speedup = runs["baseline"]["seconds"] / runs["digitlab"]["seconds"]
+    figures = {"model": args.model, "train_images": args.train_images, "baseline": runs["baseline"],
+               "digitlab": runs["digitlab"], "speedup": speedup}
+    emit("cpu_epoch", figures,
+         f"{args.model}, one epoch on {args.train_images:,} images + 10,000 test, CPU: baseline "
+         f"eager loop (batch 128) {runs['baseline']['seconds']:.1f} s, DigitLab "
+         f"{runs['digitlab']['seconds']:.1f} s (batch {runs['digitlab']['batch_size']}): "
+         f"{speedup:.2f}x; peak memory {runs['digitlab']['peak_rss_mb']:.0f} MB "
+         f"(baseline {runs['baseline']['peak_rss_mb']:.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()
