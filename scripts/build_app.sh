@@ -22,7 +22,8 @@ build_seconds=$(( $(date +%s) - start ))
 app=dist/DigitLab/DigitLab
 echo
 echo "== self-test of the built app"
-QT_QPA_PLATFORM=offscreen "$app" --self-test
+selftest=0
+QT_QPA_PLATFORM=offscreen "$app" --self-test || selftest=$?
 
 echo
 echo "== start-up of the built app (three runs)"
@@ -36,3 +37,8 @@ echo "build time: ${build_seconds} s"
 echo "folder size: $(du -sh dist/DigitLab | cut -f1) (dist/DigitLab)"
 echo "largest parts:"
 du -sh dist/DigitLab/_internal/* 2>/dev/null | sort -rh | head -6
+if [ "$selftest" -ne 0 ]; then
+  echo "self-test of the built app FAILED (exit $selftest)"
+  exit "$selftest"
+fi
+echo "self-test of the built app passed"
