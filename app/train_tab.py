@@ -223,6 +223,7 @@ class TrainTab(QWidget):
         if self._worker is not None:
             self._worker.request_abort()  # stops the trainer between two batches
             self._worker.wait()
+            self._on_thread_done()  # joined: settle now, not when the queued signal arrives
         self.banner.shutdown()
         self.aug_preview.shutdown()
         self.jobs.join()
