@@ -6,7 +6,6 @@ tab reports as selected (or listed); torch is only ever imported inside a worker
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,11 +20,6 @@ from core.errors import DigitLabError
 from core.paths import exports_dir
 from core.report import markdown_table, summarize_run
 from core.runs import RunRecord, RunStore
-
-
-def my_digits_available() -> bool:
-    """True when `core.my_digits` exists; looked up without importing it."""
-    return importlib.util.find_spec("core.my_digits") is not None
 
 
 def _plural(n: int, word: str) -> str:
@@ -56,8 +50,6 @@ class RunActions(QObject):
         self.delete.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.score = self._action("Score on My digits", "Measure the selected runs on the digits "
                                   "you drew in the Draw tab.", self.score_selected)
-        if not my_digits_available():
-            self.score.setToolTip("Needs My digits (core.my_digits), not in this build.")
         self.try_draw = self._action("Try in Draw", "Export the run's best epoch to ONNX and "
                                      "open it in the Draw tab.", self.try_selected_in_draw)
         self.save_markdown = self._action("Save as Markdown…", "Save the results table "
@@ -83,7 +75,7 @@ class RunActions(QObject):
         self.resume.setEnabled(one is not None and one.resumable)
         self.rename.setEnabled(one is not None)
         self.delete.setEnabled(bool(records))
-        self.score.setEnabled(idle and bool(records) and not training and my_digits_available())
+        self.score.setEnabled(idle and bool(records) and not training)
         has_best = one is not None and (self.store.root / one.id / "checkpoints" / "best.pt"
                                         ).is_file()
         self.try_draw.setEnabled(idle and has_best)
@@ -168,7 +160,7 @@ class RunActions(QObject):
     @Slot()
     def score_selected(self) -> None:
         ids = [r.id for r in self._selected() if r.effective_status != "running"]
-        if not ids or not my_digits_available():
+        if not ids:
             return
         from core.my_digits import MyDigits, score_run  # numpy and Pillow; torch once it runs
 

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.compare_actions import RunActions, my_digits_available
+from app.compare_actions import RunActions
 from app.compare_plots import ComparePlots, assign_color_slots, series_from_record
 from app.runs_table import RUN_ID_ROLE, Col, RunsProxyModel, RunsTableModel, RunsTableView
 from app.style import series_color
@@ -39,13 +39,13 @@ EMPTY_TEXT = ("<p style='font-size:13pt'>No runs yet</p>"
 
 def _my_digits_fingerprint(records: list[RunRecord]) -> str:
     """Which drawn digits the user has now; looked at only when some run holds a score."""
-    if not my_digits_available() or not any("my_digits" in r.scores for r in records):
+    if not any("my_digits" in r.scores for r in records):
         return ""
     from core.my_digits import MyDigits  # numpy and Pillow only
 
     try:
         return MyDigits().fingerprint()
-    except (OSError, AttributeError):  # AttributeError: an older my_digits without fingerprints
+    except OSError:  # an unreadable My digits folder: show scores without the staleness hint
         return ""
 
 

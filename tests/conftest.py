@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Helper modules hold asserts and fixtures too: let pytest rewrite their asserts.
+pytest.register_assert_rewrite("tests.compare_helpers", "tests.qt_helpers", "tests.mnist_helpers")
 
 REPO = Path(__file__).resolve().parent.parent
 
