@@ -101,7 +101,8 @@ class LivePlots(QWidget):
         planned_pen = pg.mkPen(series_color(5), width=1, style=pg.QtCore.Qt.PenStyle.DashLine)
         self.planned_lr_curve = self.lr_plot.plot(pen=planned_pen)
         self.lr_curve = self.lr_plot.plot(pen=pg.mkPen(series_color(1), width=2))
-        self.acc_plot.addLegend(offset=(10, 10), labelTextSize="9pt")  # top left: empty there
+        # Bottom right: accuracies rise toward the top, and the first epoch starts low on the left.
+        self.acc_plot.addLegend(offset=(-10, -10), labelTextSize="9pt")
         self.train_acc_curve = self.acc_plot.plot(**_dots(1, "train (augmented)"))
         self.test_acc_curve = self.acc_plot.plot(**_dots(2, "test"))
         self.epoch_loss_plot.addLegend(offset=(-10, 10), labelTextSize="9pt")
