@@ -6,7 +6,7 @@ Number keys 0–9 pick the label (the tab forwards them), Enter saves.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QUrl, Signal, Slot
+from PySide6.QtCore import QEvent, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QAction, QDesktopServices, QFont, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -132,6 +132,14 @@ class MyDigitsPanel(QWidget):
         self.save_action.setEnabled(can_save)
         self.save_button.setEnabled(can_save)
         self._update_save_text()
+
+    def changeEvent(self, event: QEvent) -> None:
+        # The stylesheet reads palette(...) once; re-apply it when the system theme changes.
+        if event.type() == QEvent.Type.PaletteChange:
+            for button in self.buttons.buttons():
+                button.setStyleSheet("")
+                button.setStyleSheet(_LABEL_BUTTON_STYLE)
+        super().changeEvent(event)
 
     @Slot()
     def refresh_counts(self) -> None:

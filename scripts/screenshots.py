@@ -122,11 +122,15 @@ def main() -> int:
 
     dark = QPalette()
     role = QPalette.ColorRole
+    # A complete dark palette, as a desktop's dark theme hands one to Qt.
     for which, color in ((role.Window, "#202124"), (role.Base, "#17181a"),
                          (role.AlternateBase, "#26282b"), (role.Text, "#e8eaed"),
                          (role.WindowText, "#e8eaed"), (role.Button, "#2d2f33"),
                          (role.ButtonText, "#e8eaed"), (role.Highlight, "#3d6fb6"),
-                         (role.PlaceholderText, "#9aa0a6")):
+                         (role.HighlightedText, "#ffffff"), (role.PlaceholderText, "#9aa0a6"),
+                         (role.Light, "#3c3f44"), (role.Midlight, "#33363a"),
+                         (role.Mid, "#4a4d52"), (role.Dark, "#111214"), (role.Shadow, "#000000"),
+                         (role.ToolTipBase, "#2d2f33"), (role.ToolTipText, "#e8eaed")):
         dark.setColor(which, QColor(color))
     app.setPalette(dark)
     configure_plots()
