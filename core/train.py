@@ -54,8 +54,12 @@ def prepare_input(images_u8: torch.Tensor, config: TrainConfig | None,
 
 @torch.inference_mode()
 def evaluate(model: torch.nn.Module, split: DeviceSplit,
-             batch_size: int = 2000) -> tuple[float, float, torch.Tensor]:
+             batch_size: int | None = None) -> tuple[float, float, torch.Tensor]:
     """(mean loss, accuracy in %, predictions (N,) on the CPU) over a whole split."""
+    if batch_size is None:
+        # CPU: small batches stay in cache (10k test images: 0.41 s at 256 vs 1.09 s at 2000 on
+        # a 2-core Xeon); accelerators want few, large launches.
+        batch_size = 256 if split.labels.device.type == "cpu" else 2048
     was_training = model.training
     model.eval()
     total_loss = torch.zeros((), device=split.labels.device)
