@@ -151,7 +151,9 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def show_about(self) -> None:
-        QMessageBox.about(self, "About DigitLab", about_text())
+        box = self.train_tab.form.device_box  # filled by the Train tab's start-up worker
+        devices = [box.itemText(i) for i in range(1, box.count())]
+        QMessageBox.about(self, "About DigitLab", about_text(devices))
 
     # --- settings and closing ---------------------------------------------------------------------
 
@@ -175,22 +177,18 @@ class MainWindow(QMainWindow):
         event.accept()
 
 
-def about_text() -> str:
+def about_text(devices: list[str] | None = None) -> str:
+    """Versions and training devices; `devices` as the Train tab found them (fastest first)."""
     import onnxruntime
     from PySide6 import __version__ as pyside_version
 
-    torch_loaded = "torch" in sys.modules
-    device = "loaded on demand"
-    if torch_loaded:
-        from core.devices import available_devices
-
-        device = available_devices()[0].label
+    device = ", ".join(devices) if devices else "still being detected"
     return (f"<h3>DigitLab {__version__}</h3>"
             f"<p>Train tiny digit classifiers under 8,000 parameters, compare runs, and try "
             f"them on your own handwriting.</p>"
             f"<p>torch {_version('torch')}<br>torchvision {_version('torchvision')}<br>"
             f"onnxruntime {onnxruntime.__version__}<br>Qt (PySide6) {pyside_version}<br>"
-            f"Python {sys.version.split()[0]}<br>Training device: {device}</p>")
+            f"Python {sys.version.split()[0]}<br>Training devices: {device}</p>")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

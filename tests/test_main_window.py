@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QMenu, QMessageBox
 
 from app.main import MainWindow, about_text
 from core.runs import RunStore
@@ -45,7 +45,7 @@ def menu_actions(win: MainWindow) -> dict[str, object]:
     return found
 
 
-def test_three_tabs_and_menus_with_shortcuts(window: MainWindow, qtbot) -> None:
+def test_three_tabs_and_menus_with_shortcuts(window: MainWindow, qtbot, monkeypatch) -> None:
     titles = [window.tabs.tabText(i).replace("&", "") for i in range(window.tabs.count())]
     assert titles == ["Train", "Compare", "Draw"]
     assert window.windowTitle().startswith("DigitLab ")
@@ -55,6 +55,12 @@ def test_three_tabs_and_menus_with_shortcuts(window: MainWindow, qtbot) -> None:
     qtbot.keyClick(window, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
     assert window.tabs.currentWidget() is window.draw_tab
     assert "onnxruntime" in about_text() and "torch" in about_text()
+    box = window.train_tab.form.device_box
+    qtbot.waitUntil(lambda: box.count() > 1, timeout=30_000)  # devices found in the background
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "about", lambda parent, title, text: shown.append(text))
+    window.show_about()
+    assert "Training devices: CPU" in shown[0]
 
 
 def test_a_run_trained_in_the_train_tab_appears_in_compare(window: MainWindow, qtbot) -> None:
