@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from core.errors import ConfigError
+from core.saved import from_saved
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("onecycle", "step", "cosine", "constant")
@@ -78,8 +79,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         """Build from saved data; unknown keys (from newer versions) are ignored."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return from_saved(cls, data)
 
     def with_overrides(self, **overrides: Any) -> TrainConfig:
         unknown = set(overrides) - {f.name for f in fields(self)}

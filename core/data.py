@@ -276,8 +276,3 @@ def to_device(images: np.ndarray, labels: np.ndarray, device: torch.device) -> D
     # np.array copies: IDX buffers are read-only and torch wants writable memory.
     return DeviceSplit(torch.from_numpy(np.array(images, dtype=np.uint8)).to(device),
                        torch.from_numpy(labels.astype(np.int64)).to(device))
-
-
-def normalize_batch(images_u8: torch.Tensor) -> torch.Tensor:
-    """uint8 (B, 28, 28) → float (B, 1, 28, 28) in [0, 1]: the form augmentation works on."""
-    return images_u8.unsqueeze(1).float().div_(255.0)

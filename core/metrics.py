@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
+
+from core.saved import from_saved
 
 
 @dataclass(frozen=True)
@@ -45,5 +47,4 @@ class EpochMetrics:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EpochMetrics:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return from_saved(cls, data)

@@ -17,7 +17,7 @@ import platform
 import shutil
 import socket
 import sys
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from core.atomic import write_json_atomic
 from core.errors import RunNotFoundError
 from core.metrics import EpochMetrics, StepMetrics
 from core.paths import runs_dir
+from core.saved import from_saved
 
 FINAL_STATES = ("completed", "stopped", "failed", "interrupted")
 
@@ -225,8 +226,7 @@ class RunStore:
     def _read(self, directory: Path) -> RunRecord | None:
         try:
             data = json.loads((directory / "run.json").read_text())
-            known = {f.name for f in fields(RunRecord)}
-            return RunRecord(**{k: v for k, v in data.items() if k in known})
+            return from_saved(RunRecord, data)
         except (OSError, ValueError, TypeError):
             return None
 
