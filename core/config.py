@@ -38,6 +38,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     amp: bool = True  # bf16 autocast on CUDA (ignored on CPU and MPS, where it does not pay)
+    compile: bool = False  # torch.compile where it works (core/fast.py); eager otherwise
     val_split: int = 0  # training images held out as a validation set (0 = none)
     train_subset: int = 0  # use only the first N training images (0 = all): quick checks
     test_subset: int = 0  # evaluate on only the first N test images (0 = all)

@@ -9,12 +9,17 @@ from core.control import Reporter, TrainControl
 from core.runs import RunStore
 
 
-def new_run_config(overrides: dict[str, Any], seed_recipe: bool = False) -> TrainConfig:
-    """TrainConfig for a new run: defaults, then the model's recipe, then the user's overrides.
+def new_run_config(overrides: dict[str, Any], seed_recipe: bool = False,
+                   device_type: str | None = None) -> TrainConfig:
+    """TrainConfig for a new run: defaults, the model's recipe, the device's fast path
+    (core/fast.py), then the user's overrides.
 
     Our own models always take their recipe (it is what they were tuned with); a seed model takes
     its seed's recipe when `seed_recipe` is set, so the seed's results can be reproduced.
+    `device_type` ("cpu", "cuda", "mps") names where it will train; None works it out from
+    the overrides' device ("auto" asks torch, so the GUI passes the type it already knows).
     """
+    from core.fast import device_recipe, device_type_of
     from core.models import get_spec
 
     model = str(overrides.get("model") or TrainConfig.model)
@@ -22,6 +27,9 @@ def new_run_config(overrides: dict[str, Any], seed_recipe: bool = False) -> Trai
     config = TrainConfig(model=model)
     if seed_recipe or spec.is_ours:
         config = config.with_overrides(**spec.recipe)
+    if device_type is None:
+        device_type = device_type_of(str(overrides.get("device") or config.device))
+    config = config.with_overrides(**device_recipe(device_type, config.to_dict(), spec.is_ours))
     return config.with_overrides(**overrides)
 
 

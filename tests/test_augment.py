@@ -57,3 +57,14 @@ def test_stroke_jitter_thickens_and_thins(mnist) -> None:
     assert change.max() > 1.2 and change.min() < 0.8  # both directions occur
     spec = AugmentSpec(rotate_deg=0, translate=0, scale=0, shear_deg=0, stroke=0.5)
     assert augment_batch(x, 1.0, torch.Generator().manual_seed(0), spec).shape == x.shape
+
+
+def test_fast_dilation_and_erosion_equal_max_pooling() -> None:
+    import torch.nn.functional as F
+
+    from core.augment import _max3x3
+
+    x = torch.rand(16, 1, 28, 28, generator=torch.Generator().manual_seed(2))
+    x[:, :, 0, :] = 1.0  # ink touching the border: the padding must not change the result there
+    assert torch.equal(_max3x3(x, 0.0), F.max_pool2d(x, 3, stride=1, padding=1))
+    assert torch.equal(-_max3x3(-x, -1.0), -F.max_pool2d(-x, 3, stride=1, padding=1))

@@ -250,6 +250,23 @@ def test_form_choices_persist_and_models_apply_their_recipe(qtbot, tab: TrainTab
     again.shutdown()
 
 
+def test_each_device_kind_shows_its_fast_recipe(qtbot, tab: TrainTab) -> None:
+    from core.devices import DeviceInfo
+
+    box = tab.form.model_box
+    box.setCurrentIndex(box.findData("dl-flagship-8k"))
+    cpu = tab.form.config()
+    assert (cpu.batch_size, cpu.compile) == (128, True)
+    tab.form.set_devices([DeviceInfo("cuda:0", "NVIDIA H100 (cuda:0)"), DeviceInfo("cpu", "CPU")])
+    cuda = tab.form.config()  # "Fastest" is the GPU: larger batches, learning rate × 2
+    assert (cuda.device, cuda.batch_size, cuda.lr) == ("auto", 512, pytest.approx(2 * cpu.lr))
+    tab.form.device_box.setCurrentIndex(tab.form.device_box.findData("cpu"))
+    assert tab.form.config().batch_size == 128
+    tab.form.set_values({"batch_size": 256})  # the user's own choice stays on the same kind
+    tab.form.device_box.setCurrentIndex(tab.form.device_box.findData("cpu"))
+    assert tab.form.config().batch_size == 256
+
+
 def test_lr_preview_follows_the_form(qtbot, tab: TrainTab) -> None:
     tab.form.set_values({"schedule": "constant", "lr": 0.02})
     qtbot.waitUntil(lambda: max(tab.lr_preview.curve.getData()[1]) == pytest.approx(0.02),
