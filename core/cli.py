@@ -8,6 +8,7 @@
     digitlab-cli report [RUN ...]       Markdown results table across runs
     digitlab-cli fetch                  download MNIST into the data folder
     digitlab-cli export RUN -o FILE     ONNX export;  check FILE;  predict FILE IMAGE...
+    digitlab-cli handwriting TARGET     accuracy on MNIST redrawn as pen strokes, per style
 
 User errors print one line and exit 2; no traceback.
 """
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 
+from core.cli_handwriting import add_handwriting_command
 from core.cli_onnx import add_onnx_commands
 from core.control import Reporter
 from core.errors import DigitLabError
@@ -267,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_fetch)
 
     add_onnx_commands(sub)
+    add_handwriting_command(sub)
     return parser
 
 

@@ -138,6 +138,7 @@ def _train(config: TrainConfig, reporter: Reporter, control: TrainControl, run: 
     model = build_model(config.model).to(device)
     if device.type == "cuda":  # cuDNN's fastest convolutions (and bf16 tensor cores) want NHWC
         model = model.to(memory_format=torch.channels_last)
+        torch.backends.cudnn.benchmark = True  # shapes never change within a run: tune once
     optimizer = build_optimizer(config, model)
     spe = steps_per_epoch(n_train, config.batch_size)
     total_steps = spe * config.epochs

@@ -1,6 +1,6 @@
-"""One CPU epoch of the flagship (training + full test evaluation): DigitLab's trainer against a
-straightforward eager loop at batch size 128, side by side, each in its own process so that its
-peak memory is its own.
+"""One epoch of the flagship (training + full test evaluation) on a device (default: the CPU):
+DigitLab's trainer against a straightforward eager loop at batch size 128, side by side, each in
+its own process so that its peak memory is its own.
 
 The baseline is the loop the seed write-ups ran: a torch Dataset with per-sample torchvision
 transforms (the same kind of random affine augmentation), a DataLoader at batch 128, an eager
@@ -8,7 +8,10 @@ model, SGD, then a test pass. DigitLab's path is `core.train.train` with the mod
 recipe on the CPU (core/fast.py): the whole set as tensors, batched augmentation, no DataLoader,
 and torch.compile, whose compile time is spent before epoch 1 and reported on its own.
 
-    python benchmarks/bench_cpu_epoch.py [--model dl-flagship-8k] [--train-images 60000]
+    python benchmarks/bench_epoch.py [--device cpu|cuda] [--model dl-flagship-8k]
+                                     [--train-images 60000]
+
+On CUDA the first epoch includes cuDNN's autotuning; use bench_frontier.py for 15-epoch figures.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import time
 from _common import REPO, emit
 
 
-def baseline_epoch(model_name: str, n_train: int) -> dict[str, float]:
+def baseline_epoch(model_name: str, n_train: int, device: str) -> dict[str, float]:
     import torch
     import torch.nn.functional as F
     from torch.utils.data import DataLoader, Dataset
@@ -54,11 +57,12 @@ def baseline_epoch(model_name: str, n_train: int) -> dict[str, float]:
     train = DataLoader(Mnist(data.train_images[:n_train], data.train_labels[:n_train], augment),
                        batch_size=128, shuffle=True)
     test = DataLoader(Mnist(data.test_images, data.test_labels, plain), batch_size=1000)
-    model = build_model(model_name)
+    model = build_model(model_name).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     t0 = time.perf_counter()
     model.train()
     for x, y in train:
+        x, y = x.to(device), y.to(device)
         optimizer.zero_grad()
         loss = F.cross_entropy(model(x), y)
         loss.backward()
@@ -67,18 +71,19 @@ def baseline_epoch(model_name: str, n_train: int) -> dict[str, float]:
     model.eval()
     with torch.no_grad():
         for x, y in test:
+            x, y = x.to(device), y.to(device)
             correct += (model(x).argmax(1) == y).sum().item()
     seconds = time.perf_counter() - t0
     return {"seconds": seconds, "test_acc": 100 * correct / len(data.test_labels)}
 
 
-def digitlab_epoch(model_name: str, n_train: int) -> dict[str, float]:
+def digitlab_epoch(model_name: str, n_train: int, device: str) -> dict[str, float]:
     from core.config import TrainConfig
     from core.data import load_mnist
     from core.session import new_run_config
     from core.train import train
 
-    config: TrainConfig = new_run_config({"model": model_name, "epochs": 1, "device": "cpu",
+    config: TrainConfig = new_run_config({"model": model_name, "epochs": 1, "device": device,
                                           "train_subset": n_train})
     result = train(config, data=load_mnist(fetch=False))
     metrics = result.history[-1]
@@ -87,8 +92,9 @@ def digitlab_epoch(model_name: str, n_train: int) -> dict[str, float]:
             "compile_s": result.compile_seconds}
 
 
-def child(which: str, model_name: str, n_train: int) -> None:
-    figures = (baseline_epoch if which == "baseline" else digitlab_epoch)(model_name, n_train)
+def child(which: str, model_name: str, n_train: int, device: str) -> None:
+    run = baseline_epoch if which == "baseline" else digitlab_epoch
+    figures = run(model_name, n_train, device)
     figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(figures))
 
@@ -97,26 +103,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="dl-flagship-8k")
     parser.add_argument("--train-images", type=int, default=60000)
+    parser.add_argument("--device", default="cpu", help="cpu | cuda | mps")
     parser.add_argument("--child", choices=("baseline", "digitlab"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.model, args.train_images)
+        child(args.child, args.model, args.train_images, args.device)
         return
     runs = {}
     for which in ("baseline", "digitlab"):
         out = subprocess.run([sys.executable, __file__, "--child", which, "--model", args.model,
+                              "--device", args.device,
                               "--train-images", str(args.train_images)], cwd=REPO, check=True,
                              capture_output=True, text=True).stdout
         runs[which] = json.loads(out.strip().splitlines()[-1])
     speedup = runs["baseline"]["seconds"] / runs["digitlab"]["seconds"]
-    figures = {"model": args.model, "train_images": args.train_images, "baseline": runs["baseline"],
-               "digitlab": runs["digitlab"], "speedup": speedup}
-    emit("cpu_epoch", figures,
-         f"{args.model}, one epoch on {args.train_images:,} images + 10,000 test, CPU: baseline "
+    figures = {"model": args.model, "device": args.device, "train_images": args.train_images,
+               "baseline": runs["baseline"], "digitlab": runs["digitlab"], "speedup": speedup}
+    emit("epoch", figures,
+         f"{args.model}, one epoch on {args.train_images:,} images + 10,000 test, "
+         f"{args.device}: baseline "
          f"eager loop (batch 128) {runs['baseline']['seconds']:.1f} s, DigitLab "
          f"{runs['digitlab']['seconds']:.1f} s (batch {runs['digitlab']['batch_size']}, "
          f"compiled first in {runs['digitlab']['compile_s']:.1f} s): "
-         f"{speedup:.2f}x; peak memory {runs['digitlab']['peak_rss_mb']:.0f} MB "
+         f"{speedup:.2f}x; peak host memory {runs['digitlab']['peak_rss_mb']:.0f} MB "
          f"(baseline {runs['baseline']['peak_rss_mb']:.0f} MB)")
 
 
