@@ -21,8 +21,9 @@ from core.train import train
 @pytest.fixture(scope="module")
 def trained_run(mnist, tmp_path_factory):  # -> Run
     store = RunStore(tmp_path_factory.mktemp("runs"))
+    # 156 steps: 93-96% (93 steps were too few: 84-92%, swinging with float rounding).
     config = TrainConfig(model="dl-flagship-8k", device="cpu", epochs=1, batch_size=32, lr=0.1,
-                         train_subset=3000, test_subset=500, ema=True)
+                         train_subset=5000, test_subset=500, ema=True)
     run = store.create(config.to_dict())
     train(config, data=mnist, run=run)
     return store.get(run.id)
