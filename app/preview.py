@@ -61,6 +61,7 @@ class GridRequest:
     folder: str
     strength: float
     stroke: float
+    aspect: float = 0.0
 
 
 @lru_cache(maxsize=2)
@@ -86,7 +87,7 @@ def augmentation_grid(request: GridRequest) -> np.ndarray:
     digits = _sample_digits(request.folder)
     x = torch.from_numpy(digits).float().div(255).unsqueeze(1)  # (10, 1, 28, 28)
     generator = torch.Generator().manual_seed(1234)
-    spec = AugmentSpec(stroke=request.stroke)
+    spec = AugmentSpec(stroke=request.stroke, aspect=request.aspect)
     rows = [x] + [augment_batch(x, request.strength, generator, spec) for _ in range(GRID_DRAWS)]
     return (torch.stack(rows).squeeze(2).clamp(0, 1) * 255).round().byte().numpy()
 
@@ -140,7 +141,7 @@ class AugmentationPreview(QWidget):
         self._shown: GridRequest | None = None
         self.last_grid: np.ndarray | None = None
 
-    def request(self, folder: Path, strength: float, stroke: float) -> None:
+    def request(self, folder: Path, strength: float, stroke: float, aspect: float = 0.0) -> None:
         """Show the grid for these settings; computed in the background."""
         from core.data import find_mnist_files
 
@@ -150,7 +151,7 @@ class AugmentationPreview(QWidget):
             self.note.setText(f"MNIST is not in {folder}, so there are no training digits to "
                               f"show yet. Fetch it or choose its folder above.")
             return
-        wanted = GridRequest(str(folder), round(strength, 3), round(stroke, 3))
+        wanted = GridRequest(str(folder), round(strength, 3), round(stroke, 3), round(aspect, 3))
         if wanted == self._shown:
             return
         self._pending = wanted
@@ -176,7 +177,7 @@ class AugmentationPreview(QWidget):
         self.image.setPixmap(tiles_pixmap(grid))
         r = self._requested
         self.title.setText(f"<b>Augmentation</b> · strength {r.strength:g} · "
-                           f"stroke jitter {r.stroke:g}")
+                           f"stroke jitter {r.stroke:g} · aspect jitter {r.aspect:g}")
         self.note.setText("Top row: training digits as stored. Below: three random draws of "
                           "what the network sees at this strength.")
 

@@ -184,6 +184,9 @@ class TrainForm(QWidget):
                                "(1 = ±8°, ±8%, ±6° shear; 0 = none)"))
         self._bind_spin(f, "augment_stroke", "Stroke jitter", _dspin(
             0.0, 1.0, 0.1, 2, "Random thickening or thinning of the pen strokes"))
+        self._bind_spin(f, "augment_aspect", "Aspect jitter", _dspin(
+            0.0, 0.5, 0.05, 2, "Random narrowing or widening of the digits (±fraction of "
+                               "their width): other people's proportions"))
         self._bind_check(f, "ema", "Weight averaging", QCheckBox(
             "EMA", toolTip="Evaluate and export an exponential moving average of the weights"))
         self._bind_spin(f, "seed", "Seed", _spin(0, 2**31 - 1, "Same seed, same run (on the CPU)"))

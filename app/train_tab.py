@@ -365,7 +365,8 @@ class TrainTab(QWidget):
         self.lr_preview.set_config(config)
         self.form.save(self.settings)
         if self._facts_started:  # torch work waits until the window is shown
-            self.aug_preview.request(self.banner.folder, config.augment, config.augment_stroke)
+            self.aug_preview.request(self.banner.folder, config.augment, config.augment_stroke,
+                                     config.augment_aspect)
 
     @Slot(str)
     def _data_ready(self, folder: str) -> None:

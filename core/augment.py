@@ -24,6 +24,7 @@ class AugmentSpec:
     scale: float = 0.08  # ± relative size change
     shear_deg: float = 6.0  # ± degrees of horizontal shear (handwriting slant)
     stroke: float = 0.0  # ± fraction of one 3×3 dilation (+) or erosion (−) of the ink
+    aspect: float = 0.0  # ± relative width change alone: narrow and wide handwriting
 
 
 DEFAULT_SPEC = AugmentSpec()
@@ -41,14 +42,17 @@ def random_affine_matrices(n: int, strength: float, spec: AugmentSpec,
     angle = _uniform(n, math.radians(spec.rotate_deg * strength), generator, device)
     shear = _uniform(n, math.radians(spec.shear_deg * strength), generator, device)
     scale = 1 + _uniform(n, spec.scale * strength, generator, device)
+    # Drawn only when used, so runs without it keep the random streams they always had.
+    widen = (1 + _uniform(n, spec.aspect * strength, generator, device) if spec.aspect > 0
+             else torch.ones_like(scale))
     # Translation in normalised units: the image spans 2, so a fraction f of it is 2f.
     tx = _uniform(n, 2 * spec.translate * strength, generator, device)
     ty = _uniform(n, 2 * spec.translate * strength, generator, device)
     cos, sin, tan = torch.cos(angle), torch.sin(angle), torch.tan(shear)
     # The grid maps output pixels to input pixels, so dividing by scale enlarges the digit.
-    # A = R(angle) @ [[1, tan(shear)], [0, 1]] / scale
-    a11, a12 = cos / scale, (cos * tan - sin) / scale
-    a21, a22 = sin / scale, (sin * tan + cos) / scale
+    # A = R(angle) @ [[1, tan(shear)], [0, 1]] @ diag(1 / widen, 1) / scale
+    a11, a12 = cos / (scale * widen), (cos * tan - sin) / scale
+    a21, a22 = sin / (scale * widen), (sin * tan + cos) / scale
     return torch.stack([torch.stack([a11, a12, tx], 1), torch.stack([a21, a22, ty], 1)], 1)
 
 

@@ -33,6 +33,7 @@ class TrainConfig:
     label_smoothing: float = 0.0  # 0..0.3
     augment: float = 1.0  # augmentation strength: 0 = none, 1 = ±8° rot, ±8% shift/scale, ±6° shear
     augment_stroke: float = 0.0  # stroke jitter: 0 = none, 1 = up to one 3×3 dilation/erosion
+    augment_aspect: float = 0.0  # proportions jitter: ± this fraction of the digit's width
     ema: bool = False  # evaluate and export an exponential moving average of the weights
     ema_decay: float = 0.999  # per step
     seed: int = 0
@@ -61,6 +62,7 @@ class TrainConfig:
             (0 <= self.label_smoothing < 1, "label smoothing must be in [0, 1)"),
             (self.augment >= 0, "augmentation strength must be non-negative"),
             (self.augment_stroke >= 0, "stroke jitter must be non-negative"),
+            (0 <= self.augment_aspect < 1, "aspect jitter must be in [0, 1)"),
             (0 < self.ema_decay < 1, "EMA decay must be in (0, 1)"),
             (self.val_split >= 0, "validation split must be non-negative"),
             (self.log_every >= 1, "log_every must be at least 1"),

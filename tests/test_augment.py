@@ -68,3 +68,21 @@ def test_fast_dilation_and_erosion_equal_max_pooling() -> None:
     x[:, :, 0, :] = 1.0  # ink touching the border: the padding must not change the result there
     assert torch.equal(_max3x3(x, 0.0), F.max_pool2d(x, 3, stride=1, padding=1))
     assert torch.equal(-_max3x3(-x, -1.0), -F.max_pool2d(-x, 3, stride=1, padding=1))
+
+
+def test_aspect_jitter_changes_width_not_height(mnist) -> None:
+    one = torch.from_numpy(mnist.train_images[mnist.train_labels == 0][:64]).float()
+    x = one.div(255).unsqueeze(1)
+    spec = AugmentSpec(rotate_deg=0, translate=0, scale=0, shear_deg=0, aspect=0.3)
+    out = augment_batch(x, 1.0, torch.Generator().manual_seed(0), spec)
+
+    def extent(images: torch.Tensor, dim: int) -> torch.Tensor:  # ink columns (3) or rows (2)
+        return (images[:, 0] > 0.3).any(dim=dim).sum(dim=1).float()
+
+    width_ratio = extent(out, 1) / extent(x, 1)
+    height_ratio = extent(out, 2) / extent(x, 2)
+    assert width_ratio.std() > 0.08 and width_ratio.min() < 0.85 and width_ratio.max() > 1.15
+    assert (height_ratio - 1).abs().max() < 0.15  # heights stay (up to resampling)
+    same = augment_batch(x, 1.0, torch.Generator().manual_seed(0),
+                         AugmentSpec(rotate_deg=0, translate=0, scale=0, shear_deg=0))
+    assert torch.allclose(same, x, atol=1e-5)  # aspect 0: the identity, as before

@@ -11,8 +11,8 @@ BUDGET = 8000  # parameters: a model is "under budget" when it has strictly fewe
 # Bookkeeping fields (model, seed, device, data_dir, subsets, logging) are not recipes.
 RECIPE_KEYS = frozenset({
     "epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "schedule", "pct_start",
-    "step_size", "gamma", "weight_decay", "label_smoothing", "augment", "augment_stroke", "ema",
-    "ema_decay", "val_split",
+    "step_size", "gamma", "weight_decay", "label_smoothing", "augment", "augment_stroke",
+    "augment_aspect", "ema", "ema_decay", "val_split",
 })
 _CHOICES = {"optimizer": ("sgd", "adam", "adamw"),
             "schedule": ("onecycle", "step", "cosine", "constant")}
