@@ -45,7 +45,12 @@ def test_no_compiler_or_packaged_app_trains_eagerly(monkeypatch: pytest.MonkeyPa
     assert "packaged app" in compile_unavailable_reason(cpu)
 
 
+needs_compiler = pytest.mark.skipif(bool(compile_unavailable_reason(torch.device("cpu"))),
+                                    reason="torch.compile cannot run on this CPU (no C++ compiler)")
+
+
 @pytest.mark.slow
+@needs_compiler
 def test_compiled_forward_matches_eager_and_leaves_the_model_untouched() -> None:
     torch.manual_seed(0)
     model = build_model("dl-tiny-1k")
@@ -64,6 +69,7 @@ def test_compiled_forward_matches_eager_and_leaves_the_model_untouched() -> None
 
 
 @pytest.mark.slow
+@needs_compiler
 def test_compiled_training_learns_like_eager(mnist) -> None:
     small = dict(model="dl-tiny-1k", device="cpu", train_subset=2000, test_subset=500,
                  batch_size=64, epochs=2, optimizer="adam", lr=0.02, seed=1)
