@@ -193,3 +193,12 @@ def test_augment_mapping_uses_the_trainers_rotation_range() -> None:
     augment = pytest.importorskip("core.augment")
     assert augment.AugmentSpec().rotate_deg == AUGMENT_ROTATION_AT_1
     assert get_spec("s6-model1").recipe["augment"] * AUGMENT_ROTATION_AT_1 == pytest.approx(6.0)
+
+
+def test_dilated_flagship_keeps_the_weights_and_widens_the_view() -> None:
+    from core.summary import summarize
+
+    dilated, plain = build_model("dl-dilated-8k"), build_model("dl-flagship-8k")
+    assert [p.shape for p in dilated.parameters()] == [p.shape for p in plain.parameters()]
+    assert (summarize(dilated).receptive_field, summarize(plain).receptive_field) == (22, 18)
+    assert dilated(torch.zeros(2, 1, 28, 28)).shape == (2, 10)

@@ -17,8 +17,10 @@ import torch
 from torch import nn
 
 
-def conv_bn(c_in: int, c_out: int, k: int = 3, padding: int = 0) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, k, padding=padding, bias=False),
+def conv_bn(c_in: int, c_out: int, k: int = 3, padding: int = 0,
+            dilation: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, k, padding=padding, dilation=dilation,
+                                   bias=False),
                          nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
 
 
@@ -28,6 +30,7 @@ class DigitNetPlan:
     squeeze: int  # 1×1 conv after the pool (12×12)
     body: tuple[int, ...]  # channels of the unpadded 3×3 convs at 12 → 10 → 8 → 6
     dropout: float = 0.0
+    dilate_last: bool = False  # last 3×3 with dilation 2: 8 → 4 px, RF +8 instead of +4
 
 
 class DigitNet(nn.Module):
@@ -41,8 +44,9 @@ class DigitNet(nn.Module):
             conv_bn(c2, plan.squeeze, k=1),  # (N, squeeze, 12, 12)
         ]
         c = plan.squeeze
-        for width in plan.body:  # each: -2 px, RF +4
-            layers.append(conv_bn(c, width))
+        for i, width in enumerate(plan.body):  # each: -2 px, RF +4
+            last = i == len(plan.body) - 1
+            layers.append(conv_bn(c, width, dilation=2 if last and plan.dilate_last else 1))
             c = width
         if plan.dropout:
             layers.append(nn.Dropout(plan.dropout))
@@ -83,11 +87,16 @@ class TinyDigitNet(nn.Module):
 
 
 FLAGSHIP = DigitNetPlan(stem=(10, 16), squeeze=10, body=(14, 16, 16))
+DILATED = DigitNetPlan(stem=(10, 16), squeeze=10, body=(14, 16, 16), dilate_last=True)
 COMPACT = DigitNetPlan(stem=(8, 12), squeeze=8, body=(10, 10, 12))
 
 
 def build_flagship() -> nn.Module:
     return DigitNet(FLAGSHIP)
+
+
+def build_dilated() -> nn.Module:
+    return DigitNet(DILATED)
 
 
 def build_compact() -> nn.Module:

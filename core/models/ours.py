@@ -18,18 +18,31 @@ _LIGHT_AUGMENT: dict[str, object] = {**_RECIPE, "augment": 0.6, "augment_stroke"
 
 OUR_MODELS: list[ModelSpec] = [
     ModelSpec(
+        name="dl-dilated-8k", family=OUR_FAMILY, source="DigitLab",
+        description="Flagship under 8k: dl-flagship-8k with its last 3×3 dilated (RF 22 instead "
+                    "of 18, same 7,604 parameters), which won on validation accuracy and loss. "
+                    "What made it work: Conv-BN-ReLU without biases, one early max-pool, a 1×1 "
+                    "squeeze, GAP + 1×1 head; Adam with a short one-cycle warm-up, moderate "
+                    "affine + stroke-weight augmentation, label smoothing, weight EMA.",
+        builder="core.models.digitnet:build_dilated", recipe=dict(_LIGHT_AUGMENT)),
+    ModelSpec(
         name="dl-flagship-8k", family=OUR_FAMILY, source="DigitLab",
-        description="Flagship under 8k: 2 full-res 3×3 convs, early max-pool, 1×1 squeeze, three "
-                    "unpadded 3×3s, GAP + 1×1 head; Conv-BN-ReLU without biases; trained with "
-                    "affine + stroke-weight augmentation, label smoothing and weight EMA.",
+        description="Our first flagship: 2 full-res 3×3 convs, early max-pool, 1×1 squeeze, three "
+                    "unpadded 3×3s, GAP + 1×1 head. What made it work: Conv-BN-ReLU without "
+                    "biases, Adam with a short one-cycle warm-up, moderate affine + stroke-weight "
+                    "augmentation, label smoothing, weight EMA. 5 seeds, 15 epochs: test mean "
+                    "99.44% (99.33-99.49%).",
         builder="core.models.digitnet:build_flagship", recipe=dict(_LIGHT_AUGMENT)),
     ModelSpec(
         name="dl-compact-4k", family=OUR_FAMILY, source="DigitLab",
-        description="The flagship's layout at under 4,000 parameters (channels 8-12-8-10-10-12).",
+        description="The flagship's layout at under 4,000 parameters (channels 8-12-8-10-10-12), "
+                    "full-strength augmentation (it tied the lighter one on validation). 5 seeds: "
+                    "test mean 99.26% (99.15-99.34%).",
         builder="core.models.digitnet:build_compact", recipe=dict(_RECIPE)),
     ModelSpec(
         name="dl-tiny-1k", family=OUR_FAMILY, source="DigitLab",
         description="Under 1,000 parameters: the same layout with depthwise-separable convs "
-                    "(channels 6-8-10-12-12).",
+                    "(channels 6-8-10-12-12); lighter augmentation (+0.3 on validation: it "
+                    "underfits). 5 seeds: test mean 98.54% (98.39-98.60%).",
         builder="core.models.digitnet:build_tiny", recipe=dict(_LIGHT_AUGMENT)),
 ]
