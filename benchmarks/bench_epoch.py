@@ -8,7 +8,7 @@ model, SGD, then a test pass. DigitLab's path is `core.train.train` with the mod
 recipe on the CPU (core/fast.py): the whole set as tensors, batched augmentation, no DataLoader,
 and torch.compile, whose compile time is spent before epoch 1 and reported on its own.
 
-    python benchmarks/bench_epoch.py [--device cpu|cuda] [--model dl-flagship-8k]
+    python benchmarks/bench_epoch.py [--device cpu|cuda] [--model dl-dilated-8k]
                                      [--train-images 60000]
 
 On CUDA the first epoch includes cuDNN's autotuning; use bench_frontier.py for 15-epoch figures.
@@ -101,7 +101,7 @@ def child(which: str, model_name: str, n_train: int, device: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="dl-flagship-8k")
+    parser.add_argument("--model", default="dl-dilated-8k")
     parser.add_argument("--train-images", type=int, default=60000)
     parser.add_argument("--device", default="cpu", help="cpu | cuda | mps")
     parser.add_argument("--child", choices=("baseline", "digitlab"), help=argparse.SUPPRESS)

@@ -4,7 +4,7 @@ Each seed is a real run in the run store (so the Compare tab shows them side by 
 exactly as `digitlab-cli train --model M --seed S` would. Figures come from the final epoch; the
 "consistently" criterion is the lowest test accuracy over each seed's last three epochs.
 
-    python benchmarks/bench_frontier.py --model dl-flagship-8k --seeds 0 1 2 3 4
+    python benchmarks/bench_frontier.py --model dl-dilated-8k --seeds 0 1 2 3 4
     python benchmarks/bench_frontier.py --model dl-compact-4k --val-split 10000 --set lr=0.02
 
 With --val-split the figures are the validation split's (held out of the training images): that
@@ -54,7 +54,7 @@ def run_seed(model: str, seed: int, val_split: int, overrides: dict[str, Any],
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="dl-flagship-8k")
+    parser.add_argument("--model", default="dl-dilated-8k")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--val-split", type=int, default=0,
                         help="hold out this many training images and report on them")

@@ -18,7 +18,7 @@ DEVICES = ("auto", "cpu", "cuda", "mps")  # also "cuda:N"
 class TrainConfig:
     """Everything that decides a run. Saved into every checkpoint and ONNX export."""
 
-    model: str = "dl-flagship-8k"  # zoo name (`digitlab-cli models`)
+    model: str = "dl-dilated-8k"  # zoo name (`digitlab-cli models`)
     epochs: int = 15
     batch_size: int = 128  # images per optimizer step
     optimizer: str = "sgd"  # sgd | adam | adamw

@@ -81,7 +81,7 @@ def main() -> int:
     train = window.train_tab
     window.tabs.setCurrentWidget(train)
     wait(lambda: train.form.device_box.count() > 0)
-    train.form.set_values({"model": "dl-flagship-8k"})
+    train.form.set_values({"model": "dl-dilated-8k"})
     train.form.apply_model_recipe()
     train.form.set_values({"epochs": 4, "train_subset": 20000, "test_subset": 0})
     end = time.time() + 3  # let the augmentation preview (a worker) arrive

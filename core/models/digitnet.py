@@ -89,6 +89,7 @@ class TinyDigitNet(nn.Module):
 FLAGSHIP = DigitNetPlan(stem=(10, 16), squeeze=10, body=(14, 16, 16))
 DILATED = DigitNetPlan(stem=(10, 16), squeeze=10, body=(14, 16, 16), dilate_last=True)
 COMPACT = DigitNetPlan(stem=(8, 12), squeeze=8, body=(10, 10, 12))
+DILATED_COMPACT = DigitNetPlan(stem=(8, 12), squeeze=8, body=(10, 10, 12), dilate_last=True)
 
 
 def build_flagship() -> nn.Module:
@@ -97,6 +98,10 @@ def build_flagship() -> nn.Module:
 
 def build_dilated() -> nn.Module:
     return DigitNet(DILATED)
+
+
+def build_dilated_compact() -> nn.Module:
+    return DigitNet(DILATED_COMPACT)
 
 
 def build_compact() -> nn.Module:

@@ -34,6 +34,10 @@ OUR_MODELS: list[ModelSpec] = [
                     "99.44% (99.33-99.49%).",
         builder="core.models.digitnet:build_flagship", recipe=dict(_LIGHT_AUGMENT)),
     ModelSpec(
+        name="dl-dilated-4k", family=OUR_FAMILY, source="DigitLab",
+        description="dl-compact-4k with its last 3×3 dilated (RF 22, same 3,982 parameters).",
+        builder="core.models.digitnet:build_dilated_compact", recipe=dict(_RECIPE)),
+    ModelSpec(
         name="dl-compact-4k", family=OUR_FAMILY, source="DigitLab",
         description="The flagship's layout at under 4,000 parameters (channels 8-12-8-10-10-12), "
                     "full-strength augmentation (it tied the lighter one on validation). 5 seeds: "
