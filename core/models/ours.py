@@ -23,7 +23,8 @@ OUR_MODELS: list[ModelSpec] = [
                     "of 18, same 7,604 parameters), which won on validation accuracy and loss. "
                     "What made it work: Conv-BN-ReLU without biases, one early max-pool, a 1×1 "
                     "squeeze, GAP + 1×1 head; Adam with a short one-cycle warm-up, moderate "
-                    "affine + stroke-weight augmentation, label smoothing, weight EMA.",
+                    "affine + stroke-weight augmentation, label smoothing, weight EMA. 5 seeds, "
+                    "15 epochs: test mean 99.57% (99.50-99.63%).",
         builder="core.models.digitnet:build_dilated", recipe=dict(_LIGHT_AUGMENT)),
     ModelSpec(
         name="dl-flagship-8k", family=OUR_FAMILY, source="DigitLab",
@@ -35,7 +36,9 @@ OUR_MODELS: list[ModelSpec] = [
         builder="core.models.digitnet:build_flagship", recipe=dict(_LIGHT_AUGMENT)),
     ModelSpec(
         name="dl-dilated-4k", family=OUR_FAMILY, source="DigitLab",
-        description="dl-compact-4k with its last 3×3 dilated (RF 22, same 3,982 parameters).",
+        description="Compact under 4k: dl-compact-4k with its last 3×3 dilated (RF 22, same "
+                    "3,982 parameters), chosen on validation. 5 seeds: test mean 99.34% "
+                    "(99.26-99.41%).",
         builder="core.models.digitnet:build_dilated_compact", recipe=dict(_RECIPE)),
     ModelSpec(
         name="dl-compact-4k", family=OUR_FAMILY, source="DigitLab",
