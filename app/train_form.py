@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from app.style import BAD_COLOR, OK_COLOR
 from core.config import OPTIMIZERS, SCHEDULES, TrainConfig
+from core.fast import device_type_of
 from core.models import BUDGET, get_spec, list_models
 from core.session import new_run_config
 
@@ -247,7 +248,7 @@ class TrainForm(QWidget):
     def device_type(self) -> str:
         """"cpu", "cuda" or "mps": where the chosen device entry will train."""
         key = str(self.device_box.currentData() or "auto")
-        return self._auto_device_type if key == "auto" else key.split(":", 1)[0]
+        return self._auto_device_type if key == "auto" else device_type_of(key)
 
     @property
     def uses_seed_recipe(self) -> bool:
@@ -343,7 +344,7 @@ class TrainForm(QWidget):
         index = self.device_box.findData(wanted)
         self.device_box.setCurrentIndex(max(0, index))
         self.device_box.setToolTip("Where to train: " + ", ".join(d.label for d in devices))
-        self._auto_device_type = devices[0].key.split(":", 1)[0]
+        self._auto_device_type = device_type_of(devices[0].key)
         self._applying = False
         self._follow_device_type()
 
