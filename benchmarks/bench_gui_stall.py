@@ -37,13 +37,14 @@ def startup_seconds(runs: int = 5) -> list[float]:
 
 def training_stall(train_images: int) -> dict[str, float]:
     os.environ["DIGITLAB_HOME"] = tempfile.mkdtemp(prefix="digitlab-bench-")
-    from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
     QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope,
                       os.environ["DIGITLAB_HOME"])
     app = QApplication(sys.argv[:1])
     from app.main import MainWindow
+    from app.stall_meter import StallMeter
     from app.style import configure_plots
 
     configure_plots()
@@ -54,35 +55,22 @@ def training_stall(train_images: int) -> dict[str, float]:
     box.setCurrentIndex(box.findData("dl-flagship-8k"))
     tab.form.set_values({"epochs": 1, "train_subset": train_images, "test_subset": 0,
                          "device": "cpu"})
-    gaps: list[float] = []
-    last = [time.perf_counter()]
-
-    def tick() -> None:
-        now = time.perf_counter()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer(interval=10)
-    timer.timeout.connect(tick)
+    meter = StallMeter(interval_ms=10)
     deadline = time.time() + 5  # let the start-up facts (torch import) settle first
     while time.time() < deadline:
         app.processEvents()
     tab.start()
     while tab.plots.loss.n < 1:  # data loaded and the first steps reported
         app.processEvents()
-    last[0] = time.perf_counter()
-    timer.start()
+    meter.start()
     t0 = time.perf_counter()
     while tab.is_training:
         app.processEvents()
         time.sleep(0.001)
     seconds = time.perf_counter() - t0
-    timer.stop()
+    meter.stop()
     window.close()
-    gaps_ms = sorted(g * 1000 for g in gaps)
-    return {"worst_ms": gaps_ms[-1], "p99_ms": gaps_ms[int(0.99 * (len(gaps_ms) - 1))],
-            "median_ms": statistics.median(gaps_ms), "ticks": len(gaps_ms),
-            "training_seconds": seconds}
+    return {**meter.summary(), "training_seconds": seconds}
 
 
 def main() -> None:

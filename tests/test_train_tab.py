@@ -8,15 +8,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QElapsedTimer, Qt, QTimer
+from PySide6.QtCore import QElapsedTimer, Qt
 
+from app.stall_meter import StallMeter
 from app.train_tab import TrainTab
 from core.errors import DatasetError
 from core.runs import RunStore
@@ -297,23 +297,14 @@ def test_event_loop_stays_responsive_while_training(qtbot, tab: TrainTab) -> Non
     """A 10 ms timer during a several-epoch CPU run: the longest gap between its ticks."""
     configure(tab, model="dl-flagship-8k", epochs=4, train_subset=2048, test_subset=1000,
               batch_size=64)
-    gaps: list[float] = []
-    last = [time.perf_counter()]
-
-    def tick() -> None:
-        now = time.perf_counter()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer(interval=10)
-    timer.timeout.connect(tick)
+    meter = StallMeter(interval_ms=10)
     tab.start()
     qtbot.waitUntil(lambda: tab.plots.loss.n >= 1, timeout=60_000)  # data loaded, training
-    last[0] = time.perf_counter()
-    timer.start()
+    meter.start()
     wait_idle(qtbot, tab, timeout=180_000)
-    timer.stop()
-    worst = max(gaps) * 1000
-    print(f"\nworst event-loop stall while training: {worst:.0f} ms over {len(gaps)} ticks "
-          f"(median {sorted(gaps)[len(gaps) // 2] * 1000:.0f} ms)")
+    meter.stop()
+    stall = meter.summary()
+    worst = stall["worst_ms"]
+    print(f"\nworst event-loop stall while training: {worst:.0f} ms over {stall['ticks']} ticks "
+          f"(median {stall['median_ms']:.0f} ms)")
     assert worst < 500, f"GUI stalled for {worst:.0f} ms"
