@@ -202,3 +202,17 @@ def test_dilated_flagship_keeps_the_weights_and_widens_the_view() -> None:
     assert [p.shape for p in dilated.parameters()] == [p.shape for p in plain.parameters()]
     assert (summarize(dilated).receptive_field, summarize(plain).receptive_field) == (22, 18)
     assert dilated(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_early_pool_tiny_spends_nothing_at_full_resolution_after_its_first_conv() -> None:
+    from core.summary import summarize
+
+    model = build_model("dl-dilated-1k")
+    assert count_parameters(model) < 1000
+    assert summarize(model).receptive_field == 24
+    maps = model.features(torch.zeros(2, 1, 28, 28))
+    assert maps.shape[-2:] == (3, 3)  # 13 → 11 → 9 → 7 → 3 (the dilated last one)
+    first_pool = next(i for i, m in enumerate(model.features) if isinstance(m, nn.MaxPool2d))
+    assert first_pool == 1  # straight after the first conv
+    recipe = get_spec("dl-dilated-1k").recipe
+    assert (recipe["augment"], recipe["label_smoothing"]) == (0.0, 0.0)

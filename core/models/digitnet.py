@@ -58,9 +58,9 @@ class DigitNet(nn.Module):
         return self.classifier(self.pool(self.features(x))).flatten(1)  # (N, 10) logits
 
 
-def sep_conv_bn(c_in: int, c_out: int) -> nn.Sequential:
+def sep_conv_bn(c_in: int, c_out: int, dilation: int = 1) -> nn.Sequential:
     """Depthwise 3×3, pointwise 1×1, one BN: c_in·(9 + c_out) weights instead of 9·c_in·c_out."""
-    return nn.Sequential(nn.Conv2d(c_in, c_in, 3, groups=c_in, bias=False),
+    return nn.Sequential(nn.Conv2d(c_in, c_in, 3, groups=c_in, dilation=dilation, bias=False),
                          nn.Conv2d(c_in, c_out, 1, bias=False),
                          nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
 
@@ -77,6 +77,31 @@ class TinyDigitNet(nn.Module):
         c = w1
         for width in body:  # 12 → 10 → 8 → 6, RF 10, 14, 18
             layers.append(sep_conv_bn(c, width))
+            c = width
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Conv2d(c, 10, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.pool(self.features(x))).flatten(1)
+
+
+class EarlyPoolTinyNet(nn.Module):
+    """Under 1,000 parameters: one full 3×3, then straight down to 13×13 and separable 3×3s.
+
+    Under 1k every full-resolution layer after the first is compute without capacity: this net
+    pools right after the first conv and spends the parameters on four depthwise-separable 3×3s
+    at 13×13 and below, the last one dilated so the final 3×3 maps see the whole digit.
+    """
+
+    def __init__(self, stem: int = 6, widths: tuple[int, ...] = (9, 10, 11, 12)) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [conv_bn(1, stem),  # (N, stem, 26, 26) RF 3
+                                   nn.MaxPool2d(2)]  # (N, stem, 13, 13) RF 4, jump 2
+        c = stem
+        for i, width in enumerate(widths):  # 13 → 11 → 9 → 7, RF 8, 12, 16
+            dilation = 2 if i == len(widths) - 1 else 1  # last: 7 → 3, RF 24
+            layers.append(sep_conv_bn(c, width, dilation))
             c = width
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -110,3 +135,7 @@ def build_compact() -> nn.Module:
 
 def build_tiny() -> nn.Module:
     return TinyDigitNet()
+
+
+def build_early_pool_tiny() -> nn.Module:
+    return EarlyPoolTinyNet()
