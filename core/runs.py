@@ -174,12 +174,19 @@ class RunStore:
         model = str(config.get("model", "model"))
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         base = f"{stamp}-{model}"
+        self.root.mkdir(parents=True, exist_ok=True)
         run_id, n = base, 1
-        while (self.root / run_id).exists():
-            n += 1
-            run_id = f"{base}-{n}"
+        while True:
+            # Claim the folder with one atomic mkdir: two trainings started in the same second
+            # (GUI and CLI, or two CLI jobs) must never share a folder or fail on each other's.
+            try:
+                (self.root / run_id).mkdir()
+                break
+            except FileExistsError:
+                n += 1
+                run_id = f"{base}-{n}"
         directory = self.root / run_id
-        (directory / "checkpoints").mkdir(parents=True)
+        (directory / "checkpoints").mkdir()
         record = RunRecord(id=run_id, name=name or run_id, model=model, config=config,
                            created=_now(), params=params, receptive_field=receptive_field,
                            env=env or environment())

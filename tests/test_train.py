@@ -141,3 +141,28 @@ def test_failure_before_the_first_epoch_is_recorded(mnist) -> None:
         train(config, data=mnist, run=store.create(config.to_dict()))
     (record,) = store.list()
     assert record.status == "failed" and "lower the batch size" in record.error
+
+
+def test_runs_created_in_the_same_second_get_their_own_folders(tmp_path) -> None:
+    """Two trainings started at once (GUI and CLI, two CLI jobs) must not collide on a folder."""
+    store = RunStore(tmp_path / "runs")
+    barrier = threading.Barrier(16)
+    ids: list[str] = []
+    errors: list[BaseException] = []
+
+    def create() -> None:
+        barrier.wait()
+        try:
+            ids.append(store.create({"model": "dl-dilated-1k"}).id)
+        except BaseException as e:  # the test reports any failure, not just the expected one
+            errors.append(e)
+
+    threads = [threading.Thread(target=create) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert len(set(ids)) == 16
+    assert all((tmp_path / "runs" / i / "checkpoints").is_dir() for i in ids)
+    assert sorted(r.id for r in store.list()) == sorted(ids)
