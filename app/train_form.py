@@ -188,6 +188,8 @@ class TrainForm(QWidget):
         self._bind_spin(f, "augment_aspect", "Aspect jitter", _dspin(
             0.0, 0.5, 0.05, 2, "Random narrowing or widening of the digits (±fraction of "
                                "their width): other people's proportions"))
+        augment_box = self._fields["augment"][0]
+        augment_box.valueChanged.connect(self._augment_changed)  # type: ignore[attr-defined]
         self._bind_check(f, "ema", "Weight averaging", QCheckBox(
             "EMA", toolTip="Evaluate and export an exponential moving average of the weights"))
         self._bind_spin(f, "seed", "Seed", _spin(0, 2**31 - 1, "Same seed, same run (on the CPU)"))
@@ -303,6 +305,11 @@ class TrainForm(QWidget):
         """Another kind of device has its own fast recipe (CUDA: larger batches): show it."""
         if self.device_type != self._recipe_device_type:
             self.apply_model_recipe()
+
+    def _augment_changed(self, strength: float) -> None:
+        """Stroke and aspect jitter are parts of augmentation: at strength 0 they do nothing."""
+        for name in ("augment_stroke", "augment_aspect"):
+            self._fields[name][0].setEnabled(strength > 0)
 
     def _emit_changed(self) -> None:
         if not self._applying:

@@ -250,6 +250,17 @@ def test_form_choices_persist_and_models_apply_their_recipe(qtbot, tab: TrainTab
     again.shutdown()
 
 
+def test_jitter_fields_are_off_while_augmentation_is_off(qtbot, tab: TrainTab) -> None:
+    box = tab.form.model_box
+    box.setCurrentIndex(box.findData("dl-dilated-1k"))  # its recipe: no augmentation
+    stroke, aspect = (tab.form._fields[k][0] for k in ("augment_stroke", "augment_aspect"))
+    assert tab.form.config().augment == 0 and not stroke.isEnabled() and not aspect.isEnabled()
+    box.setCurrentIndex(box.findData("dl-dilated-4k"))
+    assert tab.form.config().augment > 0 and stroke.isEnabled() and aspect.isEnabled()
+    tab.form.set_values({"augment": 0.0})
+    assert not stroke.isEnabled()
+
+
 def test_each_device_kind_shows_its_fast_recipe(qtbot, tab: TrainTab) -> None:
     from core.devices import DeviceInfo
 
