@@ -44,8 +44,10 @@ OUR_MODELS: list[ModelSpec] = [
     ModelSpec(
         name="dl-dilated-4k", family=OUR_FAMILY, source="DigitLab",
         description="Compact under 4k: dl-compact-4k with its last 3×3 dilated (RF 22, same "
-                    "3,982 parameters), chosen on validation. 5 seeds: test mean 99.34% "
-                    "(99.26-99.41%).",
+                    "3,982 parameters). What made it work: the flagship's layout and optimiser, "
+                    "and a recipe for a small net: no label smoothing and weak augmentation "
+                    "(0.3, stroke 0.1), both chosen on validation. 5 seeds, 15 epochs: test "
+                    "mean 99.46% (99.42-99.52%).",
         builder="core.models.digitnet:build_dilated_compact", recipe=dict(_COMPACT)),
     ModelSpec(
         name="dl-compact-4k", family=OUR_FAMILY, source="DigitLab",
