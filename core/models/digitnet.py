@@ -33,9 +33,21 @@ class DigitNetPlan:
     dilate_last: bool = False  # last 3×3 with dilation 2: 8 → 4 px, RF +8 instead of +4
 
 
-class DigitNet(nn.Module):
-    def __init__(self, plan: DigitNetPlan) -> None:
+class GapClassifier(nn.Module):
+    """Feature layers, global average pooling and a 1×1 conv to 10 logits: no dense layer."""
+
+    def __init__(self, layers: list[nn.Module], channels: int) -> None:
         super().__init__()
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)  # (N, channels, 1, 1)
+        self.classifier = nn.Conv2d(channels, 10, 1)  # (N, 10, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.pool(self.features(x))).flatten(1)  # (N, 10) logits
+
+
+class DigitNet(GapClassifier):
+    def __init__(self, plan: DigitNetPlan) -> None:
         c1, c2 = plan.stem
         layers: list[nn.Module] = [
             conv_bn(1, c1),  # (N, c1, 26, 26)  RF 3
@@ -50,12 +62,7 @@ class DigitNet(nn.Module):
             c = width
         if plan.dropout:
             layers.append(nn.Dropout(plan.dropout))
-        self.features = nn.Sequential(*layers)
-        self.pool = nn.AdaptiveAvgPool2d(1)  # (N, c, 1, 1)
-        self.classifier = nn.Conv2d(c, 10, 1)  # (N, 10, 1, 1): a 1×1 conv, no dense layer
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.pool(self.features(x))).flatten(1)  # (N, 10) logits
+        super().__init__(layers, c)
 
 
 def sep_conv_bn(c_in: int, c_out: int, dilation: int = 1) -> nn.Sequential:
@@ -65,11 +72,10 @@ def sep_conv_bn(c_in: int, c_out: int, dilation: int = 1) -> nn.Sequential:
                          nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
 
 
-class TinyDigitNet(nn.Module):
+class TinyDigitNet(GapClassifier):
     """Under 1,000 parameters: the same shape as DigitNet with depthwise-separable convs."""
 
     def __init__(self, widths: tuple[int, ...] = (6, 8, 10, 12, 12)) -> None:
-        super().__init__()
         w0, w1, *body = widths
         layers: list[nn.Module] = [conv_bn(1, w0),  # (N, w0, 26, 26) RF 3
                                    sep_conv_bn(w0, w1),  # (N, w1, 24, 24) RF 5
@@ -78,15 +84,10 @@ class TinyDigitNet(nn.Module):
         for width in body:  # 12 → 10 → 8 → 6, RF 10, 14, 18
             layers.append(sep_conv_bn(c, width))
             c = width
-        self.features = nn.Sequential(*layers)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Conv2d(c, 10, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.pool(self.features(x))).flatten(1)
+        super().__init__(layers, c)
 
 
-class EarlyPoolTinyNet(nn.Module):
+class EarlyPoolTinyNet(GapClassifier):
     """Under 1,000 parameters: one full 3×3, then straight down to 13×13 and separable 3×3s.
 
     Under 1k every full-resolution layer after the first is compute without capacity: this net
@@ -95,7 +96,6 @@ class EarlyPoolTinyNet(nn.Module):
     """
 
     def __init__(self, stem: int = 6, widths: tuple[int, ...] = (9, 10, 11, 12)) -> None:
-        super().__init__()
         layers: list[nn.Module] = [conv_bn(1, stem),  # (N, stem, 26, 26) RF 3
                                    nn.MaxPool2d(2)]  # (N, stem, 13, 13) RF 4, jump 2
         c = stem
@@ -103,12 +103,7 @@ class EarlyPoolTinyNet(nn.Module):
             dilation = 2 if i == len(widths) - 1 else 1  # last: 7 → 3, RF 24
             layers.append(sep_conv_bn(c, width, dilation))
             c = width
-        self.features = nn.Sequential(*layers)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Conv2d(c, 10, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.pool(self.features(x))).flatten(1)
+        super().__init__(layers, c)
 
 
 FLAGSHIP = DigitNetPlan(stem=(10, 16), squeeze=10, body=(14, 16, 16))
