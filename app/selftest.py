@@ -75,7 +75,7 @@ def _replay(canvas, strokes: list[list[list[float]]], units: float) -> None:  # 
 
 def run_self_test() -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from core.data import find_mnist_files
+    from core.data.mnist import find_mnist_files
     from core.paths import bundled_model_path, default_data_dir, resources_dir
 
     data_dir = default_data_dir()  # resolved before the temporary home replaces the user's
@@ -88,8 +88,8 @@ def run_self_test() -> int:
     for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
         QSettings.setPath(fmt, QSettings.Scope.UserScope, str(scratch / "settings"))
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    from app.main import MainWindow
-    from app.style import configure_plots
+    from app.shared.style import configure_plots
+    from app.window import MainWindow
 
     configure_plots()
     test = SelfTest()
@@ -135,13 +135,13 @@ def run_self_test() -> int:
         return f"read {' '.join(read)}; blank canvas → no digit"
 
     def training_steps() -> str:
-        from core.classifier import DigitClassifier
-        from core.config import TrainConfig
-        from core.control import Reporter
-        from core.data import load_arrays
-        from core.export import export_model
-        from core.metrics import StepMetrics
-        from core.train import train
+        from core.data.mnist import load_arrays
+        from core.onnx_io.classifier import DigitClassifier
+        from core.onnx_io.export import export_model
+        from core.training.config import TrainConfig
+        from core.training.control import Reporter
+        from core.training.loop import train
+        from core.training.metrics import StepMetrics
 
         losses: list[float] = []
 

@@ -14,10 +14,10 @@ import time
 import numpy as np
 from _common import REPO, emit, percentile
 
-from core.classifier import DigitClassifier
-from core.data import load_mnist
-from core.preprocess import canvas_to_mnist
-from tests.mnist_helpers import paint_digit
+from core.data.canvas import canvas_to_mnist
+from core.data.mnist import load_mnist
+from core.onnx_io.classifier import DigitClassifier
+from tests.support.mnist_helpers import paint_digit
 
 
 def main() -> None:

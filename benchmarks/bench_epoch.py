@@ -4,7 +4,7 @@ its own process so that its peak memory is its own.
 
 The baseline is the loop the seed write-ups ran: a torch Dataset with per-sample torchvision
 transforms (the same kind of random affine augmentation), a DataLoader at batch 128, an eager
-model, SGD, then a test pass. DigitLab's path is `core.train.train` with the model's default
+model, SGD, then a test pass. DigitLab's path is `core.training.loop.train` with the model's default
 recipe on the CPU (core/fast.py): the whole set as tensors, batched augmentation, no DataLoader,
 and torch.compile, whose compile time is spent before epoch 1 and reported on its own.
 
@@ -32,7 +32,7 @@ def baseline_epoch(model_name: str, n_train: int, device: str) -> dict[str, floa
     from torch.utils.data import DataLoader, Dataset
     from torchvision import transforms
 
-    from core.data import load_mnist
+    from core.data.mnist import load_mnist
     from core.models import build_model
 
     data = load_mnist(fetch=False)
@@ -78,10 +78,10 @@ def baseline_epoch(model_name: str, n_train: int, device: str) -> dict[str, floa
 
 
 def digitlab_epoch(model_name: str, n_train: int, device: str) -> dict[str, float]:
-    from core.config import TrainConfig
-    from core.data import load_mnist
-    from core.session import new_run_config
-    from core.train import train
+    from core.data.mnist import load_mnist
+    from core.training.config import TrainConfig
+    from core.training.launch import new_run_config
+    from core.training.loop import train
 
     config: TrainConfig = new_run_config({"model": model_name, "epochs": 1, "device": device,
                                           "train_subset": n_train})

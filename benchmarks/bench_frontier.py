@@ -33,8 +33,8 @@ def parse_value(text: str) -> Any:
 
 def run_seed(model: str, seed: int, val_split: int, overrides: dict[str, Any],
              label: str) -> dict[str, Any]:
-    from core.devices import device_label, resolve_device
-    from core.session import new_run_config, start_training
+    from core.training.devices import device_label, resolve_device
+    from core.training.launch import new_run_config, start_training
 
     config = new_run_config({"model": model, "seed": seed, "val_split": val_split, **overrides})
     t0 = time.perf_counter()

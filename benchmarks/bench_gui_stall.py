@@ -43,9 +43,9 @@ def training_stall(train_images: int) -> dict[str, float]:
     QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope,
                       os.environ["DIGITLAB_HOME"])
     app = QApplication(sys.argv[:1])
-    from app.main import MainWindow
-    from app.stall_meter import StallMeter
-    from app.style import configure_plots
+    from app.shared.style import configure_plots
+    from app.window import MainWindow
+    from tests.support.stall_meter import StallMeter
 
     configure_plots()
     window = MainWindow()

@@ -1,7 +1,7 @@
 """Pen-style check: accuracy on MNIST test digits redrawn as pen strokes, per style and target.
 
 Each of the first --n test digits is thinned to its skeleton, redrawn with a round pen in every
-style of core.handwriting.STYLES (thin/medium/thick pen, slants, proportions, mixed) on a
+style of core.data.pen_styles.STYLES (thin/medium/thick pen, slants, proportions, mixed) on a
 280×280 canvas and preprocessed like the Draw tab. The set is built once and shared by all
 targets; its build time is reported.
 
@@ -18,9 +18,9 @@ from pathlib import Path
 
 from _common import REPO, emit
 
-from core.cli_handwriting import load_target
-from core.data import load_mnist
-from core.handwriting import STYLES, evaluate_pen_styles, pen_style_images
+from core.cli.handwriting import load_target
+from core.data.mnist import load_mnist
+from core.data.pen_styles import STYLES, evaluate_pen_styles, pen_style_images
 
 
 def main() -> None:

@@ -99,8 +99,8 @@ def main() -> int:
     if args.dark:
         app.setPalette(dark_palette())
 
-    from app.draw_tab import DrawTab
-    from app.style import configure_plots
+    from app.draw.tab import DrawTab
+    from app.shared.style import configure_plots
 
     configure_plots()
     settings_file = Path(tempfile.mkdtemp()) / "render.ini"

@@ -50,12 +50,12 @@ def main() -> int:
                       str(scratch / "settings"))
     app = QApplication(sys.argv[:1])
     app.setStyle("Fusion")
-    from app.main import MainWindow
     from app.selftest import _replay
-    from app.style import configure_plots
-    from core.export import export_run
+    from app.shared.style import configure_plots
+    from app.window import MainWindow
+    from core.onnx_io.export import export_run
     from core.paths import exports_dir
-    from core.runs import RunStore
+    from core.runs.store import RunStore
 
     configure_plots()
     OUT.mkdir(parents=True, exist_ok=True)
@@ -145,7 +145,7 @@ def main() -> int:
 
 
 def _epochs_done(train) -> int:  # type: ignore[no-untyped-def]
-    from core.runs import RunStore
+    from core.runs.store import RunStore
 
     if not train._run_id:
         return 0

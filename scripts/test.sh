@@ -18,4 +18,5 @@ fi
 export QT_QPA_PLATFORM=${QT_QPA_PLATFORM:-offscreen}
 
 .venv/bin/ruff check .
+.venv/bin/lint-imports
 .venv/bin/python -m pytest -q "$@"

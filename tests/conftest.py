@@ -9,7 +9,8 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Helper modules hold asserts and fixtures too: let pytest rewrite their asserts.
-pytest.register_assert_rewrite("tests.compare_helpers", "tests.qt_helpers", "tests.mnist_helpers")
+pytest.register_assert_rewrite("tests.support.compare_helpers", "tests.support.qt_helpers",
+                                "tests.support.mnist_helpers")
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -46,6 +47,6 @@ def mnist_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def mnist(mnist_dir: Path):  # -> MnistArrays
-    from core.data import load_arrays
+    from core.data.mnist import load_arrays
 
     return load_arrays(mnist_dir)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from core.models.spec import ModelSpec
 
-# core.augment.AugmentSpec.rotate_deg: rotation range (±degrees) at augment strength 1.0.
+# core.data.augment.AugmentSpec.rotate_deg: rotation range (±degrees) at augment strength 1.0.
 # Seeds' augmentation is mapped to a strength by its rotation, its dominant component.
 AUGMENT_ROTATION_AT_1 = 8.0
 

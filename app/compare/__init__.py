@@ -1,0 +1,1 @@
+"""The Compare tab: the runs table, overlaid curves, and actions on runs."""

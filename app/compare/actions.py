@@ -1,0 +1,252 @@
+"""What the Compare tab can do to runs: resume, rename, delete, score on My digits, export.
+
+Kept apart from the tab's layout so each reads in one sitting. The actions work on whatever the
+tab reports as selected (or listed); torch is only ever imported inside a worker thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+from app.shared.jobs import FunctionWorker, run_in_thread
+from core.errors import DigitLabError
+from core.fileio import write_bytes_atomic
+from core.paths import exports_dir
+from core.runs.report import markdown_table, summarize_run
+from core.runs.store import RunRecord, RunStore
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+class RunActions(QObject):
+    status_message = Signal(str)
+    resume_requested = Signal(str)  # run id; the Train tab resumes it
+    try_in_draw = Signal(str)  # path of a freshly exported .onnx
+    edit_name = Signal(str)  # run id: the tab opens the editor on its name cell
+    store_changed = Signal()  # runs were renamed, deleted or scored: the tab re-reads the store
+
+    def __init__(self, store: RunStore, selected: Callable[[], list[RunRecord]],
+                 listed: Callable[[], list[RunRecord]], parent: QWidget) -> None:
+        super().__init__(parent)
+        self.store, self._selected, self._listed, self._parent = store, selected, listed, parent
+        self._job: FunctionWorker | None = None
+        self._job_done: Callable[[Any], None] = lambda result: None
+
+        self.resume = self._action("Resume", "Continue a stopped or interrupted run in the Train "
+                                   "tab.", self.resume_selected)
+        self.rename = self._action("Rename", "Rename the run (or double-click its name).",
+                                   self.rename_selected)
+        self.delete = self._action("Delete…", "Delete the selected runs from disk.",
+                                   self.delete_selected)
+        self.delete.setShortcut(QKeySequence.StandardKey.Delete)
+        self.delete.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.score = self._action("Score on My digits", "Measure the selected runs on the digits "
+                                  "you drew in the Draw tab.", self.score_selected)
+        self.try_draw = self._action("Try in Draw", "Export the run's best epoch to ONNX and "
+                                     "open it in the Draw tab.", self.try_selected_in_draw)
+        self.save_markdown = self._action("Save as Markdown…", "Save the results table "
+                                          "(selected runs, or all) to a file.",
+                                          self.save_markdown_dialog)
+        self.copy_markdown = self._action("Copy as Markdown", "Copy the results table "
+                                          "(selected runs, or all).", self.copy_markdown_text)
+        self.update_enabled()
+
+    def _action(self, text: str, tip: str, slot: Callable[[], None]) -> QAction:
+        action = QAction(text, self)
+        action.setToolTip(tip)
+        action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        return action
+
+    def update_enabled(self) -> None:
+        """Called by the tab whenever the selection (or a run's state) changes."""
+        records = self._selected()
+        one = records[0] if len(records) == 1 else None
+        idle = self._job is None
+        training = any(r.effective_status == "running" for r in records)
+        self.resume.setEnabled(one is not None and one.resumable)
+        self.rename.setEnabled(one is not None)
+        self.delete.setEnabled(bool(records))
+        self.score.setEnabled(idle and bool(records) and not training)
+        has_best = one is not None and (self.store.root / one.id / "checkpoints" / "best.pt"
+                                        ).is_file()
+        self.try_draw.setEnabled(idle and has_best)
+
+    # -- store edits --------------------------------------------------------------------------
+    @Slot()
+    def resume_selected(self) -> None:
+        records = self._selected()
+        if len(records) == 1 and records[0].resumable:
+            self.resume_requested.emit(records[0].id)
+            self.status_message.emit(f"Resuming {records[0].name} in the Train tab…")
+
+    @Slot()
+    def rename_selected(self) -> None:
+        records = self._selected()
+        if len(records) == 1:
+            self.edit_name.emit(records[0].id)
+
+    @Slot(str, str)
+    def rename_run(self, run_id: str, name: str) -> None:
+        record = next((r for r in self._listed() if r.id == run_id), None)
+        if record is not None and record.effective_status == "running":
+            # The trainer rewrites run.json every epoch from its own copy and would undo it.
+            self._warn("Run is training", "Rename this run after its training ends.")
+            return
+        try:
+            self.store.rename(run_id, name)
+        except DigitLabError as e:
+            self._warn("Could not rename", str(e))
+            return
+        self.status_message.emit(f"Renamed to “{name}”.")
+        self.store_changed.emit()
+
+    @Slot()
+    def delete_selected(self) -> None:
+        records = self._selected()
+        if not records:
+            return
+        names = "\n".join(f"  • {r.name}" for r in records[:8])
+        more = f"\n  … and {len(records) - 8} more" if len(records) > 8 else ""
+        noun = "this run" if len(records) == 1 else f"these {len(records)} runs"
+        if not self._confirm("Delete runs", f"Delete {noun} with their checkpoints and "
+                             f"metrics?\n\n{names}{more}\n\nThis cannot be undone."):
+            return
+        errors = []
+        for record in records:
+            try:
+                self.store.delete(record.id)
+            except (DigitLabError, OSError) as e:  # a running run: the core says why
+                errors.append(str(e))
+        self.store_changed.emit()
+        self.status_message.emit(f"Deleted {_plural(len(records) - len(errors), 'run')}.")
+        if errors:
+            self._warn("Not deleted", "\n".join(errors))
+
+    # -- the results table --------------------------------------------------------------------
+    def markdown(self) -> str:
+        """The results table over the selected runs, or every listed run; in table order."""
+        return markdown_table([summarize_run(r) for r in self._selected() or self._listed()])
+
+    def export_markdown(self, path: Path) -> None:
+        write_bytes_atomic(Path(path), self.markdown().encode("utf-8"))
+        self.status_message.emit(f"Saved the results table to {path}.")
+
+    @Slot()
+    def save_markdown_dialog(self) -> None:
+        start = exports_dir() / "digitlab-runs.md"
+        path, _ = QFileDialog.getSaveFileName(self._parent, "Save results table", str(start),
+                                              "Markdown (*.md);;All files (*)")
+        if path:
+            try:
+                self.export_markdown(Path(path))
+            except OSError as e:
+                self._warn("Could not save", f"{path}: {e.strerror or e}")
+
+    @Slot()
+    def copy_markdown_text(self) -> None:
+        QGuiApplication.clipboard().setText(self.markdown())
+        self.status_message.emit("Copied the results table as Markdown.")
+
+    # -- work in a thread (torch) ---------------------------------------------------------------
+    @Slot()
+    def score_selected(self) -> None:
+        ids = [r.id for r in self._selected() if r.effective_status != "running"]
+        if not ids:
+            return
+        from core.data.my_digits import MyDigits, score_run  # numpy and Pillow; torch once it runs
+
+        if MyDigits().count() == 0:
+            self._warn("No digits to score on", "Draw some digits in the Draw tab and save them "
+                       "with their labels first; then score runs on them here.")
+            return
+        store = self.store
+
+        def score() -> list[str]:  # worker thread: score_run imports torch, saves the record
+            errors = []
+            for run_id in ids:
+                try:
+                    score_run(store.get(run_id))
+                except DigitLabError as e:
+                    errors.append(str(e))
+            return errors
+
+        def done(errors: list[str]) -> None:
+            self.store_changed.emit()
+            self.status_message.emit(f"Scored {_plural(len(ids) - len(errors), 'run')} on "
+                                     f"My digits.")
+            if errors:
+                self._warn("Not scored", "\n".join(errors))
+
+        self._start_job(score, done, f"Scoring {_plural(len(ids), 'run')} on My digits…")
+
+    @Slot()
+    def try_selected_in_draw(self) -> None:
+        records = self._selected()
+        if len(records) != 1:
+            return
+        run_id, store = records[0].id, self.store
+
+        def export() -> str:  # worker thread: export imports torch and onnx
+            from core.onnx_io.export import export_run
+
+            path = exports_dir() / f"{run_id}.onnx"
+            export_run(store.get(run_id), path)
+            return str(path)
+
+        def done(path: str) -> None:
+            self.status_message.emit(f"Exported {Path(path).name}; opening it in the Draw tab.")
+            self.try_in_draw.emit(path)
+
+        self._start_job(export, done, f"Exporting {records[0].name} to ONNX…")
+
+    def _start_job(self, fn: Callable[[], Any], done: Callable[[Any], None], what: str) -> None:
+        if self._job is not None:
+            return
+        self._job_done = done
+        self.status_message.emit(what)
+        # Bound slots of this GUI-thread object, not lambdas: the connections are then queued,
+        # so the callbacks run on the GUI thread.
+        self._job = run_in_thread(fn, on_result=self._job_succeeded, on_error=self._job_failed)
+        self.update_enabled()
+
+    # Exactly one of the two runs per job, connected before the thread starts so never missed;
+    # app.shared.jobs keeps the thread object alive until it has been joined.
+    @Slot(object)
+    def _job_succeeded(self, result: Any) -> None:
+        self._job = None
+        self.update_enabled()
+        self._job_done(result)
+
+    @Slot(object)
+    def _job_failed(self, error: BaseException) -> None:
+        self._job = None
+        self.update_enabled()
+        # A user-fixable error says what to do; anything else is a bug, named as such.
+        text = (str(error) if isinstance(error, DigitLabError)
+                else f"{type(error).__name__}: {error}")
+        self._warn("Something went wrong", text)
+
+    def is_busy(self) -> bool:
+        return self._job is not None
+
+    def wait(self, timeout_ms: int) -> bool:
+        return self._job is None or self._job.wait(timeout_ms)
+
+    # -- dialogs (tests replace these two) ------------------------------------------------------
+    def _confirm(self, title: str, text: str) -> bool:
+        buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel
+        answer = QMessageBox.question(self._parent, title, text, buttons,
+                                      QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _warn(self, title: str, text: str) -> None:
+        QMessageBox.warning(self._parent, title, text)

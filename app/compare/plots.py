@@ -1,0 +1,214 @@
+"""Overlay plots for the Compare tab: test accuracy and train/test loss per epoch, one colour a run.
+
+Curves are rebuilt only when the set of plotted runs (or their data) changes; that happens at
+human speed, so clearing and re-adding a handful of items is simpler than bookkeeping.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QColor, QFont, QPalette
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
+
+from core.runs.report import TARGET_ACCURACY
+from core.runs.store import RunRecord
+
+# Lower edges the accuracy axis snaps to: a round number keeps the ticks calm.
+_ACC_FLOORS = (99.0, 98.5, 98.0, 97.0, 95.0, 90.0, 80.0, 50.0, 0.0)
+
+
+@dataclass(frozen=True)
+class Series:
+    """One run's per-epoch numbers, as the plots need them."""
+
+    name: str
+    color: str
+    epochs: list[int]
+    test_acc: list[float]  # %
+    train_loss: list[float]
+    test_loss: list[float]
+
+
+def series_from_record(record: RunRecord, color: str) -> Series:
+    history = record.history
+    return Series(record.name, color, [m["epoch"] for m in history],
+                  [m["test_acc"] for m in history], [m["train_loss"] for m in history],
+                  [m["test_loss"] for m in history])
+
+
+def assign_color_slots(slots: dict[str, int], run_ids: list[str]) -> dict[str, int]:
+    """Series index per selected run. A run keeps its colour while it stays selected; a newly
+    selected one takes the lowest free index, so colours do not shuffle as selection grows."""
+    kept = {i: s for i, s in slots.items() if i in run_ids}
+    for run_id in run_ids:
+        if run_id not in kept:
+            used = set(kept.values())
+            kept[run_id] = next(n for n in range(len(run_ids) + 1) if n not in used)
+    return kept
+
+
+def accuracy_range(series: list[list[float]]) -> tuple[float, float]:
+    """(low, high) for the accuracy axis: zoomed to where the runs end up, 99.4% always in view.
+
+    The first epoch of a run with several is ignored (it is usually far below the rest and would
+    squash the interesting part); it can still be seen by zooming out with the mouse.
+    """
+    values = [v for accs in series for v in (accs[1:] if len(accs) > 2 else accs)]
+    if not values:
+        return 97.0, 100.0
+    low = min(values) - 0.1  # a curve should not sit on the frame
+    floor = next(f for f in _ACC_FLOORS if f <= low)
+    return floor, 100.0
+
+
+class _LogAxis(pg.AxisItem):
+    """Log-scale axis labelled at 1, 2 and 5 × 10ⁿ only, in plain decimals (0.02, not 2·10⁻²):
+    labelling every minor tick crowds the axis."""
+
+    def logTickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        strings = []
+        for v in values:
+            value = 10 ** float(v) * scale
+            mantissa = round(value / 10 ** math.floor(math.log10(value)), 6)
+            strings.append(f"{value:g}" if mantissa in (1, 2, 5) else "")
+        return strings
+
+
+def _muted(widget: QWidget) -> QColor:
+    color = widget.palette().color(QPalette.ColorRole.Text)
+    color.setAlphaF(0.45)
+    return color
+
+
+class ComparePlots(QWidget):
+    """Two plots side by side (accuracy, loss), or a hint when no run is selected."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._series: list[Series] = []
+        self.acc_plot = pg.PlotWidget()
+        self.loss_plot = pg.PlotWidget(axisItems={"left": _LogAxis("left")})
+        for plot in (self.acc_plot, self.loss_plot):
+            item = plot.getPlotItem()
+            item.showGrid(x=True, y=True, alpha=0.15)
+            item.setMenuEnabled(False)
+            item.hideButtons()  # the "A" autoscale button reads as clutter; set_series refits
+            item.setLabel("bottom", "epoch")
+        self.acc_plot.setLogMode(y=False)
+        self.loss_plot.setLogMode(y=True)  # losses fall over two decades; log keeps both legible
+        self.acc_legend = self.acc_plot.addLegend(offset=(-10, -10))  # bottom right: empty there
+        self.loss_legend = self.loss_plot.addLegend(offset=(-10, 10))  # top right, above curves
+        self.target_line = pg.InfiniteLine(pos=TARGET_ACCURACY, angle=0, movable=False,
+                                           label=f"{TARGET_ACCURACY:g}% target",
+                                           labelOpts={"position": 0.06, "anchors": [(0, 1),
+                                                                                   (0, 1)]})
+        self.acc_plot.addItem(self.target_line, ignoreBounds=True)
+
+        self.hint = QLabel("Select one or more runs above to overlay their curves.\n"
+                           "Ctrl-click or Shift-click to pick several.")
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)  # guidance, muted
+
+        plots = QWidget()
+        row = QHBoxLayout(plots)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(12)
+        row.addWidget(self.acc_plot)
+        row.addWidget(self.loss_plot)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.hint)
+        self.stack.addWidget(plots)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.stack)
+        self._apply_palette()
+
+    # -- public -------------------------------------------------------------------------------
+    def set_series(self, series: list[Series]) -> None:
+        """Replace every curve. Called once per change of the plotted runs."""
+        self._series = list(series)
+        for plot, legend in ((self.acc_plot, self.acc_legend), (self.loss_plot, self.loss_legend)):
+            legend.clear()
+            for item in list(plot.getPlotItem().listDataItems()):
+                plot.removeItem(item)
+        self.stack.setCurrentIndex(1 if series else 0)
+        if not series:
+            return
+        for s in series:
+            dot = {"symbol": "o", "symbolSize": 5, "symbolPen": None, "symbolBrush": s.color}
+            acc = self.acc_plot.plot(s.epochs, s.test_acc, name=s.name,
+                                     pen=pg.mkPen(s.color, width=2), **dot)
+            acc.setToolTip(s.name)
+            # Log axes cannot show zero; a loss of exactly 0 is not a real measurement anyway.
+            self.loss_plot.plot(s.epochs, [max(v, 1e-6) for v in s.train_loss],
+                                pen=pg.mkPen(s.color, width=2))
+            self.loss_plot.plot(s.epochs, [max(v, 1e-6) for v in s.test_loss],
+                                pen=pg.mkPen(s.color, width=2, style=Qt.PenStyle.DashLine))
+        self._add_style_legend()
+        self._fit()
+
+    @property
+    def series(self) -> list[Series]:
+        return list(self._series)
+
+    def accuracy_curves(self) -> list[pg.PlotDataItem]:
+        return list(self.acc_plot.getPlotItem().listDataItems())
+
+    def loss_curves(self) -> list[pg.PlotDataItem]:
+        return list(self.loss_plot.getPlotItem().listDataItems())
+
+    # -- internals ----------------------------------------------------------------------------
+    def _add_style_legend(self) -> None:
+        """The loss legend explains line styles; colours are named once, in the accuracy plot."""
+        muted = _muted(self)
+        for label, style in (("train loss", Qt.PenStyle.SolidLine),
+                             ("test loss", Qt.PenStyle.DashLine)):
+            sample = pg.PlotDataItem(pen=pg.mkPen(muted, width=2, style=style))
+            self.loss_legend.addItem(sample, label)
+
+    def _fit(self) -> None:
+        last_epoch = max((max(s.epochs) for s in self._series if s.epochs), default=1)
+        spacing = 1 if last_epoch <= 15 else 5 if last_epoch <= 60 else 10
+        for plot in (self.acc_plot, self.loss_plot):
+            plot.setXRange(0.5, last_epoch + 0.5, padding=0)
+            plot.getAxis("bottom").setTickSpacing(spacing, spacing)
+        low, high = accuracy_range([s.test_acc for s in self._series])
+        self.acc_plot.setYRange(low, high, padding=0.02)
+        self.loss_plot.enableAutoRange(axis="y")
+
+    def _apply_palette(self) -> None:
+        """Follow the window's light or dark palette, whatever pyqtgraph's global defaults say."""
+        pal = self.palette()
+        text, base = pal.color(QPalette.ColorRole.Text), pal.color(QPalette.ColorRole.Base)
+        font = QFont(self.font())
+        font.setPointSizeF(max(8.0, font.pointSizeF() * 0.9))
+        titles = (("Test accuracy (%)", self.acc_plot), ("Loss per epoch", self.loss_plot))
+        for title, plot in titles:
+            plot.setBackground(base)
+            item = plot.getPlotItem()
+            item.setTitle(title, color=text.name(), size=f"{font.pointSizeF():.0f}pt")
+            for name in ("left", "bottom"):
+                axis = item.getAxis(name)
+                axis.setPen(pg.mkPen(_muted(self)))
+                axis.setTextPen(pg.mkPen(text))
+                axis.setTickFont(font)
+                axis.label.setDefaultTextColor(text)
+        for legend in (self.acc_legend, self.loss_legend):
+            legend.setLabelTextColor(text)
+            legend.setBrush(pg.mkBrush(base.red(), base.green(), base.blue(), 210))
+            legend.setPen(pg.mkPen(_muted(self)))
+        line_color = QColor(text)
+        line_color.setAlphaF(0.55)
+        self.target_line.setPen(pg.mkPen(line_color, width=1, style=Qt.PenStyle.DashLine))
+        self.target_line.label.setColor(line_color)
+        if self._series:
+            self.set_series(self._series)  # legend samples take the new muted colour
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self._apply_palette()
+        super().changeEvent(event)

@@ -1,0 +1,1 @@
+"""The Draw tab: canvas, model columns and pickers, probabilities, My digits."""

@@ -1,0 +1,196 @@
+"""The "My digits" strip: choose the true label, save the drawing, see how many of each.
+
+The panel only collects; the store is `core.data.my_digits.MyDigits` and scoring happens in the tab.
+Number keys 0–9 pick the label (the tab forwards them), Enter saves.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, Qt, QUrl, Signal, Slot
+from PySide6.QtGui import QAction, QDesktopServices, QFont, QKeySequence, QPalette
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.data.my_digits import MyDigits
+
+# A segmented control: the chosen label must stand out in every style and palette, which a
+# checked QToolButton does not (Fusion on a dark palette draws it nearly like the others).
+_LABEL_BUTTON_STYLE = """
+QToolButton { border: 1px solid palette(mid); border-radius: 4px; padding: 3px 0;
+              background: palette(button); color: palette(button-text); }
+QToolButton:hover { border-color: palette(highlight); }
+QToolButton:checked { background: palette(highlight); color: palette(highlighted-text);
+                      border-color: palette(highlight); font-weight: 600; }
+"""
+
+
+class MyDigitsPanel(QWidget):
+    """Label buttons 0–9 with the saved count under each, a Save button and a small menu."""
+
+    save_requested = Signal(int)  # the chosen label
+    label_changed = Signal(int)
+    set_changed = Signal()  # digits removed from the set here
+
+    def __init__(self, store: MyDigits, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        title = QLabel("My digits")
+        bold = QFont(self.font())
+        bold.setWeight(QFont.Weight.DemiBold)
+        title.setFont(bold)
+        self.total = QLabel()
+        self.total.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+
+        self.buttons = QButtonGroup(self)
+        self.buttons.setExclusive(True)
+        self._counts: list[QLabel] = []
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(4)
+        grid.setVerticalSpacing(0)
+        for digit in range(10):
+            button = QToolButton()
+            button.setText(str(digit))
+            button.setCheckable(True)
+            button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            button.setMinimumWidth(26)
+            button.setToolTip(f"The drawing shows a {digit} (key {digit})")
+            button.setStyleSheet(_LABEL_BUTTON_STYLE)
+            self.buttons.addButton(button, digit)
+            count = QLabel("0")
+            count.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            count.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+            small = QFont(self.font())
+            small.setPointSizeF(small.pointSizeF() * 0.85)
+            count.setFont(small)
+            self._counts.append(count)
+            grid.addWidget(button, 0, digit)
+            grid.addWidget(count, 1, digit)
+        self.buttons.idToggled.connect(self._on_toggled)
+
+        self.save_action = QAction("Save to My digits", self)
+        self.save_action.setShortcuts([QKeySequence(Qt.Key.Key_Return),
+                                       QKeySequence(Qt.Key.Key_Enter)])
+        self.save_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.save_action.triggered.connect(self._request_save)
+        self.save_button = QPushButton()
+        self.save_button.setDefault(True)
+        self.save_button.clicked.connect(self.save_action.trigger)
+
+        self.more = QToolButton()
+        self.more.setText("⋯")
+        self.more.setToolTip("Manage My digits")
+        self.more.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.more.setStyleSheet("QToolButton::menu-indicator { image: none; width: 0; }")
+        self.more.setAutoRaise(True)
+        menu = QMenu(self.more)
+        self.remove_last_action = menu.addAction("Remove the last saved digit",
+                                                 self.remove_last)
+        menu.addAction("Open the My digits folder", self.open_folder)
+        menu.addSeparator()
+        self.delete_all_action = menu.addAction("Delete all My digits…", self.delete_all)
+        self.more.setMenu(menu)
+
+        head = QHBoxLayout()
+        head.addWidget(title)
+        head.addWidget(self.total, 1)
+        head.addWidget(self.more)
+        row = QHBoxLayout()
+        row.addLayout(grid, 1)
+        row.addSpacing(6)
+        row.addWidget(self.save_button, 0, Qt.AlignmentFlag.AlignTop)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addLayout(head)
+        layout.addLayout(row)
+        self.addAction(self.save_action)
+        self.set_label(0)
+        self.set_can_save(False)
+        self.refresh_counts()
+
+    @property
+    def label(self) -> int:
+        return max(self.buttons.checkedId(), 0)
+
+    @Slot(int)
+    def set_label(self, digit: int) -> None:
+        self.buttons.button(int(digit)).setChecked(True)
+        self._update_save_text()
+
+    def set_can_save(self, can_save: bool) -> None:
+        self.save_action.setEnabled(can_save)
+        self.save_button.setEnabled(can_save)
+        self._update_save_text()
+
+    def changeEvent(self, event: QEvent) -> None:
+        # The stylesheet reads palette(...) once; re-apply it when the system theme changes.
+        if event.type() == QEvent.Type.PaletteChange:
+            for button in self.buttons.buttons():
+                button.setStyleSheet("")
+                button.setStyleSheet(_LABEL_BUTTON_STYLE)
+        super().changeEvent(event)
+
+    @Slot()
+    def refresh_counts(self) -> None:
+        counts = self.store.counts_per_label()
+        for digit, label in enumerate(self._counts):
+            label.setText(str(counts[digit]))
+        total = sum(counts.values())
+        self.total.setText(f"{total} saved" if total else "your personal test set")
+        self.remove_last_action.setEnabled(total > 0)
+        self.delete_all_action.setEnabled(total > 0)
+
+    def _update_save_text(self) -> None:
+        digit = self.label
+        self.save_button.setText(f"Save as {digit}")
+        tip = (f"Add this drawing to My digits labelled {digit} (Enter)" if
+               self.save_button.isEnabled() else "Draw a digit first")
+        self.save_button.setToolTip(tip)
+        self.save_action.setToolTip(tip)
+
+    @Slot(int, bool)
+    def _on_toggled(self, digit: int, checked: bool) -> None:
+        if checked:
+            self._update_save_text()
+            self.label_changed.emit(digit)
+
+    @Slot()
+    def _request_save(self) -> None:
+        if self.save_action.isEnabled():
+            self.save_requested.emit(self.label)
+
+    @Slot()
+    def remove_last(self) -> None:
+        if self.store.count():
+            self.store.remove(-1)
+            self.refresh_counts()
+            self.set_changed.emit()
+
+    @Slot()
+    def open_folder(self) -> None:
+        self.store.root.mkdir(parents=True, exist_ok=True)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.store.root)))
+
+    @Slot()
+    def delete_all(self) -> None:
+        n = self.store.count()
+        answer = QMessageBox.question(
+            self, "Delete My digits",
+            f"Delete all {n} saved digits? This cannot be undone.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel)
+        if answer == QMessageBox.StandardButton.Yes:
+            self.store.clear()
+            self.refresh_counts()
+            self.set_changed.emit()

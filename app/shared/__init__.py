@@ -1,0 +1,1 @@
+"""Shared by every tab: the background-job helper, style, settings, dialogs, image helpers."""

@@ -1,0 +1,200 @@
+"""Before a run starts: the learning-rate schedule it will follow, and what augmentation does.
+
+The schedule comes from the torch-free `core.training.config.lr_curve`, so it redraws
+instantly as the form
+changes. The augmentation grid needs torch and the real MNIST files: it is computed in a worker,
+one at a time (a newer request waits for the running one and replaces older waiting ones).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QImage, QPainter, QPixmap
+from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from app.shared.jobs import FunctionWorker
+from app.shared.style import series_color
+from app.train.form import SCHEDULE_NAMES
+from core.training.config import TrainConfig, lr_curve
+
+GRID_DRAWS = 3  # augmented rows under the row of originals
+ZOOM = 2  # screen pixels per MNIST pixel
+
+
+def planned_lr(config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(epochs, learning rates) of the whole run, for a training set of the configured size."""
+    n_train = config.train_subset or 60_000
+    points = np.asarray(lr_curve(config, n_train=n_train))
+    return points[:, 0], points[:, 1]
+
+
+class LrPreview(pg.PlotWidget):
+    """The learning rate over the run, per epoch."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        item = self.getPlotItem()
+        item.setTitle("Learning-rate schedule")
+        item.setLabel("bottom", "epoch")
+        item.setLabel("left", "learning rate")
+        item.showGrid(x=True, y=True, alpha=0.15)
+        item.setMouseEnabled(x=False, y=False)
+        item.hideButtons()
+        item.getAxis("left").enableAutoSIPrefix(False)  # "0.05", not "50 (×0.001)"
+        self.curve = item.plot(pen=pg.mkPen(series_color(0), width=2))
+
+    def set_config(self, config: TrainConfig) -> None:
+        epochs, lrs = planned_lr(config)
+        self.curve.setData(epochs, lrs)
+        name = SCHEDULE_NAMES.get(config.schedule, config.schedule)
+        self.getPlotItem().setTitle(f"Learning-rate schedule · {name}, peak {config.lr:g}, "
+                                    f"{config.epochs} epochs")
+
+
+@dataclass(frozen=True)
+class GridRequest:
+    folder: str
+    strength: float
+    stroke: float
+    aspect: float = 0.0
+
+
+@lru_cache(maxsize=2)
+def _sample_digits(folder: str) -> np.ndarray:
+    """The first training image of each digit 0-9: (10, 28, 28) uint8."""
+    from core.data.mnist import load_arrays
+
+    data = load_arrays(Path(folder))
+    firsts = [int(np.flatnonzero(data.train_labels == d)[0]) for d in range(10)]
+    return np.array(data.train_images[firsts])
+
+
+def augmentation_grid(request: GridRequest) -> np.ndarray:
+    """(1 + GRID_DRAWS, 10, 28, 28) uint8 tiles: the originals, then augmented draws of them.
+
+    Runs in a worker thread (torch, MNIST). The generator is seeded the same way every time, so
+    moving the strength slider changes how far the digits move, not which way.
+    """
+    import torch
+
+    from core.data.augment import AugmentSpec, augment_batch
+
+    digits = _sample_digits(request.folder)
+    x = torch.from_numpy(digits).float().div(255).unsqueeze(1)  # (10, 1, 28, 28)
+    generator = torch.Generator().manual_seed(1234)
+    spec = AugmentSpec(stroke=request.stroke, aspect=request.aspect)
+    rows = [x] + [augment_batch(x, request.strength, generator, spec) for _ in range(GRID_DRAWS)]
+    return (torch.stack(rows).squeeze(2).clamp(0, 1) * 255).round().byte().numpy()
+
+
+def tiles_pixmap(tiles: np.ndarray, zoom: int = ZOOM, gap: int = 6) -> QPixmap:
+    """Tiles (rows, cols, 28, 28) on a transparent sheet; a wider gap under the first row."""
+    n_rows, n_cols = tiles.shape[:2]
+    side = 28 * zoom
+    width = n_cols * side + (n_cols - 1) * gap
+    height = n_rows * side + (n_rows - 1) * gap + gap
+    sheet = QPixmap(width, height)
+    sheet.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(sheet)
+    for r in range(n_rows):
+        top = r * (side + gap) + (gap if r else 0)
+        for c in range(n_cols):
+            painter.drawPixmap(c * (side + gap), top, gray_pixmap(tiles[r, c], zoom))
+    painter.end()
+    return sheet
+
+
+def gray_pixmap(image: np.ndarray, zoom: int = ZOOM) -> QPixmap:
+    """uint8 (H, W) → a pixmap scaled by whole pixels (no smoothing: the real MNIST pixels)."""
+    image = np.ascontiguousarray(image, dtype=np.uint8)
+    h, w = image.shape
+    qimage = QImage(image.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
+    return QPixmap.fromImage(qimage).scaled(w * zoom, h * zoom,
+                                            Qt.AspectRatioMode.IgnoreAspectRatio,
+                                            Qt.TransformationMode.FastTransformation)
+
+
+class AugmentationPreview(QWidget):
+    """Ten real training digits and three augmented draws of each, at the chosen strength."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.title = QLabel("<b>Augmentation</b>")
+        layout.addWidget(self.title)
+        self.image = QLabel()
+        self.image.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.image.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        layout.addWidget(self.image)
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("color: gray")
+        layout.addWidget(self.note)
+        self.worker: FunctionWorker | None = None
+        self._pending: GridRequest | None = None
+        self._shown: GridRequest | None = None
+        self.last_grid: np.ndarray | None = None
+
+    def request(self, folder: Path, strength: float, stroke: float, aspect: float = 0.0) -> None:
+        """Show the grid for these settings; computed in the background."""
+        from core.data.mnist import find_mnist_files
+
+        if find_mnist_files(folder) is None:
+            self._pending = None
+            self.image.clear()
+            self.note.setText(f"MNIST is not in {folder}, so there are no training digits to "
+                              f"show yet. Fetch it or choose its folder above.")
+            return
+        wanted = GridRequest(str(folder), round(strength, 3), round(stroke, 3), round(aspect, 3))
+        if wanted == self._shown:
+            return
+        self._pending = wanted
+        if self.worker is None:
+            self._start_next()
+
+    def _start_next(self) -> None:
+        request, self._pending = self._pending, None
+        if request is None:
+            return
+        self.note.setText("Drawing augmented samples…")
+        self.worker = FunctionWorker(augmentation_grid, request)
+        self.worker.returned.connect(self._show)
+        self.worker.errored.connect(self._failed)
+        self.worker.finished.connect(self._worker_done)
+        self._requested = request
+        self.worker.start()
+
+    @Slot(object)
+    def _show(self, grid: np.ndarray) -> None:
+        self.last_grid = grid
+        self._shown = self._requested
+        self.image.setPixmap(tiles_pixmap(grid))
+        r = self._requested
+        self.title.setText(f"<b>Augmentation</b> · strength {r.strength:g} · "
+                           f"stroke jitter {r.stroke:g} · aspect jitter {r.aspect:g}")
+        self.note.setText("Top row: training digits as stored. Below: three random draws of "
+                          "what the network sees at this strength.")
+
+    @Slot(object)
+    def _failed(self, error: BaseException) -> None:
+        self.image.clear()
+        self.note.setText(f"Could not draw the augmentation preview: {error}")
+
+    @Slot()
+    def _worker_done(self) -> None:
+        if self.worker is not None:
+            self.worker.wait()
+        self.worker = None
+        self._start_next()
+
+    def shutdown(self) -> None:
+        self._pending = None
+        if self.worker is not None:
+            self.worker.wait()

@@ -1,0 +1,110 @@
+"""Progress of the running job in words: epoch, percent, time left, throughput, device."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
+
+from core.training.metrics import EpochMetrics, StartInfo
+
+TEXT_EVERY_S = 0.5  # the ETA text changes at most twice a second: calmer to read
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class TrainProgress(QWidget):
+    """A progress bar over all optimizer steps of the run, with ETA and samples/s under it."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        self.headline = QLabel()  # above the bar: text inside it is hard to read on the chunk
+        layout.addWidget(self.headline)
+        self.bar = QProgressBar()
+        self.bar.setTextVisible(False)
+        self.bar.setFixedHeight(8)
+        layout.addWidget(self.bar)
+        self.details = QLabel()
+        self.details.setStyleSheet("color: gray")
+        layout.addWidget(self.details)
+        self.device = QLabel()
+        self.device.setWordWrap(True)
+        self.device.setStyleSheet("color: gray")
+        layout.addWidget(self.device)
+        self.idle("Ready")
+
+    def idle(self, text: str, done: bool = False) -> None:
+        self.info: StartInfo | None = None
+        self.bar.setRange(0, 1)
+        self.bar.setValue(1 if done else 0)
+        self.headline.setText(text)
+        self.details.setText("")
+        self._t0 = self._step0 = None
+        self._paused_s, self._paused_at, self._last_text = 0.0, None, 0.0
+        self.batch_size = 0
+        self.step = 0
+
+    def busy(self, text: str) -> None:
+        """Indeterminate: loading data, or fetching without a known size."""
+        self.bar.setRange(0, 0)
+        self.headline.setText(text)
+
+    def download(self, what: str, done: int, total: int) -> None:
+        if total:
+            self.bar.setRange(0, total)
+            self.bar.setValue(done)
+        self.headline.setText(f"Downloading {what}: {done / 1e6:.1f} MB")
+
+    def started(self, info: StartInfo, batch_size: int) -> None:
+        self.info, self.batch_size = info, batch_size
+        self.bar.setRange(0, info.epochs * info.steps_per_epoch)
+        self.bar.setValue(info.start_epoch * info.steps_per_epoch)
+        self.headline.setText(f"Epoch {info.start_epoch + 1} of {info.epochs}")
+        self.device.setText(f"{info.model} · {info.params:,} params · {info.device}")
+
+    def advance(self, step: int) -> None:
+        """The trainer reported up to optimizer step `step` (since the start of the run)."""
+        info, now = self.info, time.monotonic()
+        if info is None:
+            return
+        self.step = step
+        self.bar.setValue(step)
+        if self._t0 is None:
+            self._t0, self._step0 = now, step
+        if now - self._last_text < TEXT_EVERY_S:
+            return
+        self._last_text = now
+        epoch = min(info.epochs, step // info.steps_per_epoch + 1)
+        percent = 100 * step / max(1, self.bar.maximum())
+        self.headline.setText(f"Epoch {epoch} of {info.epochs} · {percent:.0f}%")
+        elapsed = now - self._t0 - self._paused_s
+        done = step - (self._step0 or 0)
+        if done > 0 and elapsed > 0:
+            rate = done / elapsed  # steps per second, evaluation time included
+            left = (self.bar.maximum() - step) / rate
+            self.details.setText(f"{format_duration(left)} left · "
+                                 f"{rate * self.batch_size:,.0f} samples/s")
+
+    def epoch(self, metrics: EpochMetrics) -> None:
+        if self.info is not None:
+            self.details.setText(f"Epoch {metrics.epoch}: test {metrics.test_acc:.2f}% · "
+                                 f"{metrics.samples_per_s:,.0f} samples/s")
+            self._last_text = time.monotonic()
+
+    def paused(self, paused: bool) -> None:
+        now = time.monotonic()
+        if paused:
+            self._paused_at = now
+            self.headline.setText(f"Paused · {self.headline.text()}")
+        elif self._paused_at is not None:
+            self._paused_s += now - self._paused_at
+            self._paused_at = None
+            self.headline.setText(self.headline.text().removeprefix("Paused · "))

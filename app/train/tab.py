@@ -1,0 +1,392 @@
+"""The Train tab: settings on the left; schedule and augmentation preview, live curves and results
+on the right. A thin layer: training is `core.training.launch.start_training` in a `TrainWorker`.
+
+Start-up stays torch-free. After the tab is first shown, one background worker detects the
+devices and computes the zoo's parameter counts; the augmentation preview has its own worker.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Iterator
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QKeySequence, QShowEvent
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.shared.jobs import GeneratorWorker, Jobs, TrainOutcome, TrainWorker
+from app.shared.settings import app_settings
+from app.train.data_banner import DataBanner
+from app.train.form import TrainForm
+from app.train.layers_dialog import LayersDialog
+from app.train.plots import LivePlots
+from app.train.preview import AugmentationPreview, LrPreview, planned_lr
+from app.train.progress import TrainProgress
+from app.train.results_view import ResultsView
+from core.errors import DigitLabError
+from core.training.config import TrainConfig
+from core.training.metrics import EpochMetrics, StartInfo, StepMetrics
+
+
+def startup_facts() -> Iterator[tuple[str, Any]]:
+    """Worker thread: torch is imported here once, early, and never on the GUI thread."""
+    from core.models.zoo_info import zoo_table
+    from core.training.devices import available_devices
+
+    yield "devices", available_devices()
+    yield "zoo", zoo_table()
+    # The first optimizer pulls in ~900 modules (torch._dynamo, sympy): about a second of
+    # imports, some holding the GIL for ~100 ms. Done now, while the user reads the window,
+    # rather than in the first seconds of the first run, while the curves should be moving.
+    import torch
+
+    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    yield "warm", None
+
+
+def _shortcut_text(action: QAction) -> str:
+    return action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+
+
+class TrainTab(QWidget):
+    run_finished = Signal(str)  # run id, whenever a run ends: completed, stopped or failed
+    try_in_draw = Signal(str)  # path of an exported .onnx to open in the Draw tab
+    status_message = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.settings = app_settings()
+        self._worker: TrainWorker | None = None
+        self.jobs = Jobs()  # start-up facts; joined on shutdown like every other thread
+        self._run_id = ""  # the run shown in the curves and results
+        self._facts_started = False
+        self._batch_size = 0
+        self.error_box: QMessageBox | None = None
+        self._build_actions()
+        self._build_ui()
+        self.form.restore(self.settings)
+        self._preview_timer = QTimer(self, singleShot=True, interval=120)
+        self._preview_timer.timeout.connect(self._refresh_previews)
+        self.form.changed.connect(self._form_changed)
+        self.lr_preview.set_config(self.form.config())
+        self._set_state("idle")
+
+    # --- building ---------------------------------------------------------------------------
+
+    def _build_actions(self) -> None:
+        self.start_stop_action = QAction("Start training", self)
+        self.start_stop_action.setShortcut(QKeySequence("Ctrl+Return"))
+        self.start_stop_action.triggered.connect(self.toggle_start_stop)
+        self.pause_action = QAction("Pause training", self)
+        self.pause_action.setShortcut(QKeySequence("Ctrl+P"))
+        self.pause_action.triggered.connect(self.toggle_pause)
+        for action in (self.start_stop_action, self.pause_action):
+            self.addAction(action)  # the shortcuts work even before the menu bar holds them
+
+    def _build_ui(self) -> None:
+        outer = QVBoxLayout(self)
+        self.banner = DataBanner(self.settings)
+        self.banner.data_ready.connect(self._data_ready)
+        self.banner.status_message.connect(self.status_message)
+        outer.addWidget(self.banner)
+        body = QHBoxLayout()
+        outer.addLayout(body, 1)
+
+        left = QVBoxLayout()
+        self.form = TrainForm()
+        self.form.layers_requested.connect(self.show_layers)
+        scroll = QScrollArea(widgetResizable=True, frameShape=QScrollArea.Shape.NoFrame)
+        scroll.setWidget(self.form)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFixedWidth(370)
+        left.addWidget(scroll, 1)
+        buttons = QHBoxLayout()
+        self.start_button = QPushButton("Start")
+        self.start_button.setDefault(True)
+        self.start_button.clicked.connect(self.start)
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.clicked.connect(self.toggle_pause)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.clicked.connect(self.stop)
+        for button in (self.start_button, self.pause_button, self.stop_button):
+            buttons.addWidget(button)
+        left.addLayout(buttons)
+        self.progress = TrainProgress()
+        left.addWidget(self.progress)
+        body.addLayout(left)
+
+        self.pages = QTabWidget(documentMode=True)
+        preview = QWidget()
+        preview_layout = QVBoxLayout(preview)
+        self.lr_preview = LrPreview()
+        preview_layout.addWidget(self.lr_preview, 1)
+        self.aug_preview = AugmentationPreview()
+        preview_layout.addWidget(self.aug_preview)
+        self.pages.addTab(preview, "Preview")
+        self.plots = LivePlots()
+        self.pages.addTab(self.plots, "Live curves")
+        self.results = ResultsView()
+        self.results.ready.connect(self._results_ready)
+        self.results.try_in_draw.connect(self.try_in_draw)
+        self.results.status_message.connect(self.status_message)
+        self.results.failed.connect(self._show_error)
+        self.pages.addTab(self.results, "Results")
+        body.addWidget(self.pages, 1)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._facts_started:  # after the window is up: it never waits for torch
+            self._facts_started = True
+            QTimer.singleShot(0, self._load_facts)
+
+    # --- public API -------------------------------------------------------------------------
+
+    @property
+    def is_training(self) -> bool:
+        return self._worker is not None
+
+    @Slot()
+    def toggle_start_stop(self) -> None:
+        if self.is_training:
+            self.stop()
+        else:
+            self.start()
+
+    @Slot()
+    def start(self) -> None:
+        """Train the run the form describes."""
+        if self.is_training:
+            return
+        try:
+            config = self.form.config()
+            # ~40 loss points per epoch: smooth live curves without a device sync every step.
+            n_train = (config.train_subset or 60_000) - config.val_split
+            log_every = max(1, min(20, n_train // config.batch_size // 40))
+            config = config.with_overrides(data_dir=self.banner.data_dir, log_every=log_every)
+            config.validate()
+        except DigitLabError as error:
+            self._show_error("Cannot start training", error)
+            return
+        self.form.save(self.settings)
+        self._begin(TrainWorker(config), config, f"Starting {config.model}…")
+
+    @Slot(str)
+    def resume_run(self, run_id: str) -> None:
+        """Continue a stopped or interrupted run from its last saved epoch."""
+        from core.runs.store import RunStore
+
+        if self.is_training:
+            self.status_message.emit("A run is training: stop it before resuming another.")
+            return
+        try:
+            run = RunStore().get(run_id)
+        except DigitLabError as error:
+            self._show_error("Cannot resume", error)
+            return
+        config = TrainConfig.from_dict(run.record.config)
+        self._begin(TrainWorker(None, resume=run.id), config, f"Resuming {run.record.name}…")
+        self._run_id = run.id  # known before the worker says so: errors can name it
+        self.plots.load_history(run.steps, run.record.metrics)
+
+    @Slot()
+    def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.control.request_stop()
+            self._set_state("stopping")
+            self.status_message.emit("Stopping after this batch…")
+
+    @Slot()
+    def toggle_pause(self) -> None:
+        if self._worker is None or self._worker.control.stop_requested:
+            return
+        control = self._worker.control
+        paused = not control.paused
+        if paused:
+            control.pause()
+        else:
+            control.resume()
+        self.progress.paused(paused)
+        self._set_state("paused" if paused else "training")
+        self.status_message.emit("Training paused." if paused else "Training resumed.")
+
+    def shutdown(self) -> None:
+        """For the window's close: stop training and join every thread of this tab."""
+        self.form.save(self.settings)
+        if self._worker is not None:
+            self._worker.request_abort()  # stops the trainer between two batches
+            self._worker.wait()
+            self._on_thread_done()  # joined: settle now, not when the queued signal arrives
+        self.banner.shutdown()
+        self.aug_preview.shutdown()
+        self.jobs.join()
+        self.results.jobs.join()
+        dialog = getattr(self, "_layers_dialog", None)
+        if dialog is not None:
+            dialog.worker.wait()
+
+    # --- training ---------------------------------------------------------------------------
+
+    def _begin(self, worker: TrainWorker, config: TrainConfig, text: str) -> None:
+        self._worker, self._batch_size, self._run_id = worker, config.batch_size, ""
+        self.plots.reset(planned_lr(config), config.epochs)
+        self.plots.start_live()
+        self.results.clear("Training…")
+        self.progress.idle(text)
+        self.progress.busy(text)
+        worker.run_started.connect(self._on_started)
+        worker.steps.connect(self._on_steps)
+        worker.epoch_done.connect(self._on_epoch)
+        worker.status.connect(self._on_status)
+        worker.download.connect(self.progress.download)
+        worker.returned.connect(self._on_returned)
+        worker.errored.connect(self._on_errored)
+        worker.finished.connect(self._on_thread_done)
+        worker.start()
+        self._set_state("training")
+        self.pages.setCurrentWidget(self.plots)
+        self.status_message.emit(text)
+
+    @Slot(object)
+    def _on_started(self, info: StartInfo) -> None:
+        self._run_id = info.run_id
+        self.progress.started(info, self._batch_size)
+        self.status_message.emit(f"Training {info.model} ({info.params:,} params) on "
+                                 f"{info.device}.")
+
+    @Slot(object)
+    def _on_steps(self, steps: list[StepMetrics]) -> None:
+        self.plots.add_steps(steps)
+        self.progress.advance(steps[-1].step)
+
+    @Slot(object)
+    def _on_epoch(self, metrics: EpochMetrics) -> None:
+        self.plots.add_epoch(metrics)
+        self.progress.epoch(metrics)
+
+    @Slot(str)
+    def _on_status(self, text: str) -> None:
+        if self.progress.info is None:
+            self.progress.busy(text)
+        self.status_message.emit(text)
+
+    @Slot(object)
+    def _on_returned(self, outcome: TrainOutcome) -> None:
+        last = outcome.history[-1] if outcome.history else None
+        result = f", test accuracy {last.test_acc:.2f}%" if last else ""
+        self.status_message.emit(f"Training {outcome.status} after {outcome.epochs_done} "
+                                 f"epoch(s){result}.")
+        self.progress.idle(f"{outcome.status.capitalize()} · {outcome.epochs_done} epoch(s)"
+                           f"{result}", done=outcome.status == "completed")
+        if outcome.epochs_done > 0:
+            self.results.show_run(outcome.run_id)
+        else:
+            self.results.clear("The run ended before its first epoch: no checkpoint to show.")
+
+    @Slot(object)
+    def _on_errored(self, error: BaseException) -> None:
+        self.progress.idle("Failed")
+        saved = f"\n\nRun {self._run_id} is saved as failed." if self._run_id else ""
+        self._show_error("Training failed", error, saved)
+        self.results.clear("The run failed.")
+
+    @Slot()
+    def _on_thread_done(self) -> None:
+        if self._worker is not None:
+            self._worker.wait()
+        self._worker = None
+        self.plots.stop_live()
+        self._set_state("idle")
+        self.banner.check()  # the run may have fetched MNIST itself
+        if self._run_id:
+            self.run_finished.emit(self._run_id)
+
+    def _set_state(self, state: str) -> None:
+        """idle | training | paused | stopping: what may be pressed, and what it says."""
+        busy = state != "idle"
+        self.form.setEnabled(not busy)
+        self.banner.setEnabled(not busy)
+        self.start_button.setEnabled(not busy)
+        self.stop_button.setEnabled(state in ("training", "paused"))
+        self.pause_button.setEnabled(state in ("training", "paused"))
+        self.pause_button.setText("Resume" if state == "paused" else "Pause")
+        self.start_stop_action.setText("Stop training" if busy else "Start training")
+        self.start_stop_action.setEnabled(state != "stopping")
+        self.pause_action.setText("Resume training" if state == "paused" else "Pause training")
+        self.pause_action.setEnabled(state in ("training", "paused"))
+        start, pause = _shortcut_text(self.start_stop_action), _shortcut_text(self.pause_action)
+        self.start_button.setToolTip(f"Start training ({start})")
+        self.stop_button.setToolTip(f"Stop after this batch; the run can be resumed ({start})")
+        self.pause_button.setToolTip(f"{self.pause_button.text()} training ({pause})")
+        self.start_stop_action.setToolTip(f"{self.start_stop_action.text()} ({start})")
+        self.pause_action.setToolTip(f"{self.pause_action.text()} ({pause})")
+
+    # --- background jobs, previews, dialogs -------------------------------------------------
+
+    @Slot()
+    def _results_ready(self) -> None:
+        if self.pages.currentWidget() is self.plots:
+            self.pages.setCurrentWidget(self.results)
+
+    @Slot()
+    def _load_facts(self) -> None:
+        worker = GeneratorWorker(startup_facts)
+        worker.yielded.connect(self._fact_arrived)
+        worker.errored.connect(self._facts_failed)
+        self.jobs.start(worker)
+        self._refresh_previews()
+
+    @Slot(object)
+    def _facts_failed(self, error: BaseException) -> None:
+        self._show_error("Cannot inspect the model zoo", error)
+
+    @Slot(object)
+    def _fact_arrived(self, fact: tuple[str, Any]) -> None:
+        kind, value = fact
+        if kind == "devices":
+            self.form.set_devices(value)
+        elif kind == "zoo":
+            self.form.set_zoo_info(value)
+
+    @Slot()
+    def _form_changed(self) -> None:
+        self._preview_timer.start()  # restarts: one refresh after the edits settle
+
+    @Slot()
+    def _refresh_previews(self) -> None:
+        config = self.form.config()
+        self.lr_preview.set_config(config)
+        self.form.save(self.settings)
+        if self._facts_started:  # torch work waits until the window is shown
+            self.aug_preview.request(self.banner.folder, config.augment, config.augment_stroke,
+                                     config.augment_aspect)
+
+    @Slot(str)
+    def _data_ready(self, folder: str) -> None:
+        self._refresh_previews()
+
+    @Slot(str)
+    def show_layers(self, model: str) -> None:
+        self._layers_dialog = LayersDialog(model, self)
+        self._layers_dialog.open()
+
+    @Slot(str, object)
+    def _show_error(self, title: str, error: BaseException, extra: str = "") -> None:
+        """User-fixable errors say what to do; anything else is a bug, with its traceback."""
+        known = isinstance(error, DigitLabError)
+        text = str(error) if known else f"Unexpected error: {type(error).__name__}: {error}"
+        box = QMessageBox(QMessageBox.Icon.Critical, title, text + extra,
+                          QMessageBox.StandardButton.Ok, self)
+        if not known:
+            box.setDetailedText("".join(traceback.format_exception(error)))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.error_box = box
+        box.open()  # window-modal, not a nested event loop: the tab goes idle meanwhile

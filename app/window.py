@@ -1,0 +1,157 @@
+"""DigitLab's main window: Train, Compare and Draw tabs, menus, status bar, settings.
+
+`app.main` prepares native libraries and starts it; the self-test drives it. Start-up stays light:
+onnxruntime, numpy and Qt only. torch is imported by the Train and Compare tabs' jobs when a run,
+an export or the zoo's parameter counts need it.
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib import metadata
+
+from PySide6.QtCore import QByteArray, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
+
+from app.shared.settings import app_settings
+from core import __version__
+from core.paths import resources_dir
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self) -> None:
+        super().__init__()
+        from app.compare.tab import CompareTab
+        from app.draw.tab import DrawTab
+        from app.train.tab import TrainTab
+
+        self.setWindowTitle(f"DigitLab {__version__}")
+        icon = resources_dir() / "icons" / "digitlab.png"
+        if icon.is_file():
+            self.setWindowIcon(QIcon(str(icon)))
+        self.tabs = QTabWidget(documentMode=True)
+        self.train_tab = TrainTab()
+        self.compare_tab = CompareTab()
+        self.draw_tab = DrawTab()
+        for widget, title in ((self.train_tab, "&Train"), (self.compare_tab, "&Compare"),
+                              (self.draw_tab, "&Draw")):
+            self.tabs.addTab(widget, title)
+        self.setCentralWidget(self.tabs)
+        self.statusBar().showMessage("Ready", 3000)
+
+        for tab in (self.train_tab, self.compare_tab, self.draw_tab):
+            tab.status_message.connect(self.show_status)
+        self.train_tab.run_finished.connect(self.compare_tab.refresh)
+        self.train_tab.try_in_draw.connect(self.try_in_draw)
+        self.compare_tab.try_in_draw.connect(self.try_in_draw)
+        self.compare_tab.resume_requested.connect(self.resume_run)
+        self.tabs.currentChanged.connect(self._tab_changed)
+        self._build_menus()
+        self._restore_settings()
+
+    # --- menus ----------------------------------------------------------------------------------
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        open_action = file_menu.addAction("&Open ONNX model…")
+        open_action.setShortcut(QKeySequence.StandardKey.Open)
+        open_action.triggered.connect(self._open_onnx)
+        file_menu.addSeparator()
+        quit_action = file_menu.addAction("&Quit")
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+
+        edit_menu = bar.addMenu("&Edit")
+        for action in (self.draw_tab.undo_action, self.draw_tab.redo_action,
+                       self.draw_tab.clear_action):
+            edit_menu.addAction(action)
+
+        train_menu = bar.addMenu("T&raining")
+        train_menu.addAction(self.train_tab.start_stop_action)
+        train_menu.addAction(self.train_tab.pause_action)
+
+        view_menu = bar.addMenu("&View")
+        for index, name in enumerate(("Train", "Compare", "Draw")):
+            action = QAction(f"{name} tab", self)
+            action.setShortcut(QKeySequence(f"Ctrl+{index + 1}"))
+            action.triggered.connect(lambda _=False, i=index: self.tabs.setCurrentIndex(i))
+            view_menu.addAction(action)
+            self.tabs.setTabToolTip(index, f"{name} ({action.shortcut().toString()})")
+
+        help_menu = bar.addMenu("&Help")
+        about = help_menu.addAction("&About DigitLab")
+        about.triggered.connect(self.show_about)
+
+    @Slot()
+    def _open_onnx(self) -> None:
+        self.tabs.setCurrentWidget(self.draw_tab)
+        self.draw_tab.open_model_dialog()
+
+    @Slot(int)
+    def _tab_changed(self, index: int) -> None:
+        if self.tabs.widget(index) is self.compare_tab:
+            self.compare_tab.refresh()
+
+    @Slot(str)
+    def show_status(self, text: str) -> None:
+        self.statusBar().showMessage(text, 8000)
+
+    @Slot(str)
+    def try_in_draw(self, onnx_path: str) -> None:
+        self.tabs.setCurrentWidget(self.draw_tab)
+        self.draw_tab.load_model(onnx_path)
+
+    @Slot(str)
+    def resume_run(self, run_id: str) -> None:
+        self.tabs.setCurrentWidget(self.train_tab)
+        self.train_tab.resume_run(run_id)
+
+    @Slot()
+    def show_about(self) -> None:
+        box = self.train_tab.form.device_box  # filled by the Train tab's start-up worker
+        devices = [box.itemText(i) for i in range(1, box.count())]
+        QMessageBox.about(self, "About DigitLab", about_text(devices))
+
+    # --- settings and closing ---------------------------------------------------------------------
+
+    def _restore_settings(self) -> None:
+        s = app_settings()
+        geometry = s.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 820)
+        self.tabs.setCurrentIndex(int(s.value("window/tab", 0)))
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.train_tab.is_training:
+            self.statusBar().showMessage("Stopping training…")
+        self.train_tab.shutdown()  # asks the worker to stop and waits for its thread
+        self.compare_tab.shutdown()  # waits for a scoring or export job
+        s = app_settings()
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/tab", self.tabs.currentIndex())
+        event.accept()
+
+
+def about_text(devices: list[str] | None = None) -> str:
+    """Versions and training devices; `devices` as the Train tab found them (fastest first)."""
+    import onnxruntime
+    from PySide6 import __version__ as pyside_version
+
+    device = ", ".join(devices) if devices else "still being detected"
+    return (f"<h3>DigitLab {__version__}</h3>"
+            f"<p>Train tiny digit classifiers under 8,000 parameters, compare runs, and try "
+            f"them on your own handwriting.</p>"
+            f"<p>torch {_version('torch')}<br>torchvision {_version('torchvision')}<br>"
+            f"onnxruntime {onnxruntime.__version__}<br>Qt (PySide6) {pyside_version}<br>"
+            f"Python {sys.version.split()[0]}<br>Training devices: {device}</p>")

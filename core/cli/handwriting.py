@@ -1,0 +1,85 @@
+"""CLI command `handwriting`: a model's accuracy on MNIST digits redrawn as pen strokes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from core.errors import ConfigError
+
+
+def load_target(target: str, checkpoint: str) -> tuple[Any, dict[str, Any], str, bool]:
+    """TARGET → (predict, training config, display name, is a run)."""
+    path = Path(target)
+    if path.suffix.lower() == ".onnx" or path.is_file():
+        from core.onnx_io.classifier import DigitClassifier
+
+        clf = DigitClassifier(path)  # a missing or broken file raises ModelFileError
+        try:
+            config = json.loads(clf.metadata.get("digitlab.config", "{}"))
+        except ValueError:
+            config = {}
+        return clf.predict_proba, config if isinstance(config, dict) else {}, clf.name, False
+
+    from core.data.pen_styles import torch_predictor
+    from core.runs.store import RunStore
+    from core.training.checkpoints import model_from_state
+
+    run = RunStore().get(target)  # unknown run: RunNotFoundError
+    state = run.load_checkpoint(checkpoint)
+    weights = "EMA weights" if state.get("ema") is not None else "weights"
+    # model_from_state prefers the EMA weights, as `eval` and `export` do.
+    return (torch_predictor(model_from_state(state)), state["config"],
+            f"run {run.id} ({checkpoint} checkpoint, {weights})", True)
+
+
+def cmd_handwriting(args: argparse.Namespace) -> int:
+    from core.data.mnist import load_mnist
+    from core.data.pen_styles import evaluate_pen_styles
+
+    if args.n < 1:
+        raise ConfigError(f"--n {args.n} is not a number of digits: use 1 or more.")
+    predict, config, name, is_run = load_target(args.target, args.checkpoint)
+    # A run's own data folder, as `eval` uses; an ONNX file's recorded one may be another machine's.
+    folder = args.data or (config.get("data_dir") if is_run else None) or None
+    data = load_mnist(folder, fetch=False)
+    if args.split == "val":
+        n_val = int(config.get("val_split") or 0)
+        if n_val <= 0:
+            raise ConfigError(f"{name} was trained without a validation split (val_split 0 or "
+                              f"not recorded), so there is none to use: use --split test.")
+        # Rebuild the exact split training held out: the same subset, size and seed.
+        data = data.subset(int(config.get("train_subset") or 0), 0).with_validation(
+            n_val, seed=int(config.get("seed") or 0))
+        images, labels = data.val_images, data.val_labels
+    else:
+        images, labels = data.test_images, data.test_labels
+    assert images is not None and labels is not None
+    report = evaluate_pen_styles(predict, images, labels, n=args.n, seed=args.seed)
+    if args.json:
+        print(json.dumps({"target": name, "split": args.split, **report.to_dict()}, indent=2))
+        return 0
+    print(f"{name}: the first {report.n:,} {args.split} digits redrawn as pen strokes on the "
+          f"canvas, then preprocessed like the Draw tab\n")
+    print(report.table())
+    return 0
+
+
+def add_handwriting_command(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("handwriting", help="accuracy on MNIST digits redrawn as pen strokes",
+                       description="Redraw MNIST digits as uniform pen strokes (thin, thick, "
+                                   "slanted, narrow, wide, mixed), replay them through the "
+                                   "canvas preprocessing and report the accuracy per style: a "
+                                   "proxy for digits people draw.")
+    p.add_argument("target", help="an .onnx model file, or a run id, id prefix or name")
+    p.add_argument("--n", type=int, default=1000, help="digits per style (default: 1000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random styles (default: 0)")
+    p.add_argument("--split", choices=("test", "val"), default="test",
+                   help="MNIST test set, or the validation split the model was trained with")
+    p.add_argument("--checkpoint", choices=("best", "last"), default="best",
+                   help="for a run: which checkpoint (default: best)")
+    p.add_argument("--data", type=Path, help="MNIST folder (default: DIGITLAB_DATA or user dir)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=cmd_handwriting)

@@ -1,0 +1,291 @@
+"""`digitlab-cli`: the headless face of DigitLab. Every command's --help is its documentation.
+
+    digitlab-cli models                 the zoo: name, seed, params, receptive field, budget
+    digitlab-cli summary MODEL          per-layer table: output shape, params, receptive field, jump
+    digitlab-cli train [options]        train (default: our best model under 8k, fastest device)
+    digitlab-cli runs                   the run store
+    digitlab-cli eval RUN               accuracy, per-class accuracy, confusion matrix
+    digitlab-cli report [RUN ...]       Markdown results table across runs
+    digitlab-cli fetch                  download MNIST into the data folder
+    digitlab-cli export RUN -o FILE     ONNX export;  check FILE;  predict FILE IMAGE...
+    digitlab-cli handwriting TARGET     accuracy on MNIST redrawn as pen strokes, per style
+
+User errors print one line and exit 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Callable
+from dataclasses import fields
+from pathlib import Path
+
+from core.cli.handwriting import add_handwriting_command
+from core.cli.onnx_commands import add_onnx_commands
+from core.errors import DigitLabError
+from core.training.control import Reporter
+from core.training.metrics import EpochMetrics, StartInfo, StepMetrics
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _print_table(rows: list[list[str]], header: list[str]) -> None:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
+    print(line)
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)))
+
+
+# --- zoo ----------------------------------------------------------------------------------------
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from core.models import list_models
+    from core.models.zoo_info import zoo_table
+
+    rows = []
+    for spec, info in zip(list_models(), zoo_table(), strict=True):
+        rows.append([spec.name, spec.source, f"{info.params:,}", str(info.receptive_field),
+                     "yes" if info.params < 8000 else "no"])
+    _print_table(rows, ["name", "from", "params", "RF", "<8k"])
+    if args.verbose:
+        print()
+        for spec in list_models():
+            print(f"{spec.name}: {spec.description}")
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from core.models import build_model, get_spec
+    from core.models.layers import summarize
+
+    spec = get_spec(args.model)
+    print(f"{spec.name} ({spec.source})\n{spec.description}\n")
+    print(summarize(build_model(spec.name)).to_text())
+    return 0
+
+
+# --- training -----------------------------------------------------------------------------------
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    from core.training.config import TrainConfig
+
+    defaults = TrainConfig()
+    for f in fields(TrainConfig):
+        if f.name == "data_dir":
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        default = getattr(defaults, f.name)
+        if isinstance(default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+                                help=f"(default: {'on' if default else 'off'})")
+        else:
+            parser.add_argument(flag, type=type(default), default=None, metavar=f.name.upper(),
+                                help=f"(default: {default})")
+
+
+class ProgressPrinter(Reporter):
+    """A reporter for terminals: a live bar on stderr, one line per epoch on stdout."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
+        self.info: StartInfo | None = None
+
+    def status(self, text: str) -> None:
+        if not self.quiet:
+            print(text, file=sys.stderr)
+
+    def download(self, what: str, done: int, total: int) -> None:
+        if self.tty and not self.quiet:
+            pct = f"{100 * done / total:5.1f}%" if total else f"{done / 1e6:.1f} MB"
+            print(f"\rFetching {what}: {pct}", end="", file=sys.stderr, flush=True)
+            if total and done >= total:
+                print(file=sys.stderr)
+
+    def started(self, info: StartInfo) -> None:
+        self.info = info
+        resumed = f", resuming after epoch {info.start_epoch}" if info.start_epoch else ""
+        print(f"Training {info.model} ({info.params:,} params) on {info.device}: {info.epochs} "
+              f"epochs x {info.steps_per_epoch} steps, {info.n_train:,} train / "
+              f"{info.n_test:,} test images{resumed}. Run: {info.run_id}", flush=True)
+
+    def step(self, metrics: StepMetrics) -> None:
+        if not self.tty or self.quiet or self.info is None:
+            return
+        epoch = math.ceil(metrics.epoch)
+        done = metrics.epoch - (epoch - 1)
+        print(f"\repoch {epoch}/{self.info.epochs} [{'#' * int(30 * done):<30}] "
+              f"loss {metrics.loss:.4f}  lr {metrics.lr:.4g}", end="", file=sys.stderr, flush=True)
+
+    def epoch(self, metrics: EpochMetrics) -> None:
+        if self.tty and not self.quiet:
+            print("\r" + " " * 79 + "\r", end="", file=sys.stderr)
+        m = metrics
+        val = f"  val {m.val_acc:.2f}%" if m.val_acc is not None else ""
+        print(f"epoch {m.epoch:2d}  train loss {m.train_loss:.4f} acc {m.train_acc:.2f}%  "
+              f"test loss {m.test_loss:.4f} acc {m.test_acc:.2f}%{val}  "
+              f"{m.seconds:.1f} s  {m.samples_per_s:,.0f} img/s", flush=True)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from core.training.launch import new_run_config, start_training
+
+    overrides = {f.name: getattr(args, f.name) for f in _config_fields()
+                 if getattr(args, f.name, None) is not None}
+    if args.data:
+        overrides["data_dir"] = str(args.data)
+    printer = ProgressPrinter(args.quiet)
+    config = new_run_config(overrides, seed_recipe=args.seed_recipe)
+    result = start_training(config, printer, resume=args.resume, name=args.name)
+    last = result.history[-1] if result.history else None
+    if last is not None:
+        print(f"Finished ({result.status}): final test accuracy {last.test_acc:.2f}% after "
+              f"{result.epochs_done} epoch(s).")
+    return 0 if result.status == "completed" else 1
+
+
+def _config_fields():  # type: ignore[no-untyped-def]
+    from core.training.config import TrainConfig
+
+    return [f for f in fields(TrainConfig) if f.name != "data_dir"]
+
+
+# --- runs ---------------------------------------------------------------------------------------
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from core.runs.report import format_seconds, summarize_run
+    from core.runs.store import RunStore
+
+    store = RunStore()
+    records = store.list()
+    if not records:
+        print(f"No runs yet in {store.root}. Start one with `digitlab-cli train`.")
+        return 0
+    rows = []
+    for r in records:
+        s = summarize_run(r)
+        rows.append([s.id, s.name if s.name != s.id else "", s.model, s.status,
+                     f"{s.epochs_done}/{s.epochs_planned}",
+                     "–" if s.best_acc is None else f"{s.best_acc:.2f}%",
+                     "–" if s.final_acc is None else f"{s.final_acc:.2f}%",
+                     format_seconds(s.seconds)])
+    _print_table(rows, ["id", "name", "model", "status", "epochs", "best", "final", "time"])
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from core.runs.evaluation import evaluate_run
+    from core.runs.store import RunStore
+
+    run = RunStore().get(args.run)
+    report = evaluate_run(run, checkpoint=args.checkpoint, data_dir=args.data)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+        return 0
+    print(report.to_text())
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from core.fileio import write_bytes_atomic
+    from core.runs.report import markdown_table, summarize_run
+    from core.runs.store import RunStore
+
+    store = RunStore()
+    records = [store.get(k).record for k in args.runs] if args.runs else store.list()
+    text = markdown_table([summarize_run(r) for r in records])
+    if args.output:
+        write_bytes_atomic(Path(args.output), text.encode())
+        print(f"Wrote {args.output} ({len(records)} runs).")
+    else:
+        print(text, end="")
+    return 0
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from core.data.mnist import fetch_mnist, find_mnist_files, load_arrays
+    from core.paths import default_data_dir
+
+    folder = Path(args.data) if args.data else default_data_dir()
+    if find_mnist_files(folder) is None:
+        printer = ProgressPrinter()
+        fetch_mnist(folder, printer.download)
+    arrays = load_arrays(folder)
+    print(f"MNIST ready in {folder}: {len(arrays.train_labels):,} training and "
+          f"{len(arrays.test_labels):,} test images.")
+    return 0
+
+
+# --- entry --------------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="digitlab-cli", description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("models", help="list the model zoo")
+    p.add_argument("-v", "--verbose", action="store_true", help="also print each description")
+    p.set_defaults(handler=cmd_models)
+
+    p = sub.add_parser("summary", help="per-layer summary of a zoo model")
+    p.add_argument("model")
+    p.set_defaults(handler=cmd_summary)
+
+    p = sub.add_parser("train", help="train a model (defaults: our best under 8k, fastest device)",
+                       description="Train a zoo model. Unset options take the model's recipe for "
+                                   "the device (see --seed-recipe), then TrainConfig defaults.")
+    _add_config_options(p)
+    p.add_argument("--data", type=Path, help="MNIST folder (default: DIGITLAB_DATA or user dir)")
+    p.add_argument("--seed-recipe", action="store_true",
+                   help="use the training settings the model's seed document used")
+    p.add_argument("--resume", metavar="RUN", help="continue a stopped or interrupted run")
+    p.add_argument("--name", default="", help="display name for the new run")
+    p.add_argument("-q", "--quiet", action="store_true", help="only the per-epoch lines")
+    p.set_defaults(handler=cmd_train)
+
+    p = sub.add_parser("runs", help="list saved runs")
+    p.set_defaults(handler=cmd_runs)
+
+    p = sub.add_parser("eval", help="evaluate a run: accuracy, per-class, confusion matrix")
+    p.add_argument("run", help="run id, id prefix or name")
+    p.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    p.add_argument("--data", type=Path, help="MNIST folder")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=cmd_eval)
+
+    p = sub.add_parser("report", help="Markdown results table across runs")
+    p.add_argument("runs", nargs="*", help="runs to include (default: all)")
+    p.add_argument("-o", "--output", help="write to this file instead of stdout")
+    p.set_defaults(handler=cmd_report)
+
+    p = sub.add_parser("fetch", help="download MNIST (torchvision mirrors) if missing")
+    p.add_argument("--data", type=Path, help="target folder (default: DIGITLAB_DATA or user dir)")
+    p.set_defaults(handler=cmd_fetch)
+
+    add_onnx_commands(sub)
+    add_handwriting_command(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except DigitLabError as e:
+        print(f"digitlab-cli: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("digitlab-cli: interrupted; a training run can be resumed with --resume RUN.",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Run summaries and the results table the seed authors made by hand. Torch-free.
+
+The targets are the seeds' own: 99.4% test accuracy "consistently" (every one of the last three
+epochs), fewer than 8,000 parameters, at most 15 epochs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.models.spec import BUDGET
+from core.runs.store import RunRecord
+
+TARGET_ACCURACY = 99.4  # %
+PARAM_BUDGET = BUDGET
+EPOCH_BUDGET = 15
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    id: str
+    name: str
+    model: str
+    status: str
+    params: int
+    receptive_field: int
+    epochs_done: int
+    epochs_planned: int
+    best_acc: float | None  # best test accuracy over epochs, %
+    final_acc: float | None  # test accuracy of the last completed epoch, %
+    last3: tuple[float, ...]  # test accuracies of the last (up to) three epochs
+    seconds: float  # training + evaluation time over all epochs
+    device: str
+    my_digits_acc: float | None  # % on the user's own drawn digits, when scored
+
+    @property
+    def meets_accuracy(self) -> bool:
+        return len(self.last3) == 3 and min(self.last3) >= TARGET_ACCURACY
+
+    @property
+    def meets_params(self) -> bool:
+        return 0 < self.params < PARAM_BUDGET
+
+    @property
+    def meets_epochs(self) -> bool:
+        return 0 < self.epochs_done <= EPOCH_BUDGET
+
+
+def summarize_run(record: RunRecord) -> RunSummary:
+    accs = [m["test_acc"] for m in record.history]
+    my = record.scores.get("my_digits", {})
+    return RunSummary(
+        id=record.id, name=record.name, model=record.model, status=record.effective_status,
+        params=record.params, receptive_field=record.receptive_field,
+        epochs_done=record.epochs_done, epochs_planned=int(record.config.get("epochs", 0)),
+        best_acc=max(accs) if accs else None, final_acc=accs[-1] if accs else None,
+        last3=tuple(accs[-3:]), seconds=sum(m["seconds"] for m in record.history),
+        device=str(record.env.get("device", "")),
+        my_digits_acc=my.get("accuracy") if isinstance(my, dict) else None,
+    )
+
+
+def format_seconds(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}%"
+
+
+def _mark(ok: bool) -> str:
+    return "✅" if ok else "❌"
+
+
+def markdown_table(summaries: list[RunSummary]) -> str:
+    """The results table: one row per run, targets met or not."""
+    header = ("| Run | Model | Params | Best test | Final test | Last 3 epochs | "
+              "≥99.4% (last 3) | <8k params | ≤15 epochs | Time | Device |")
+    rule = "|" + "---|" * 11
+    rows = [header, rule]
+    for s in summaries:
+        last3 = ", ".join(f"{a:.2f}" for a in s.last3) or "–"
+        rows.append(
+            f"| {s.name} | {s.model} | {s.params:,} | {_pct(s.best_acc)} | {_pct(s.final_acc)} | "
+            f"{last3} | {_mark(s.meets_accuracy)} | {_mark(s.meets_params)} | "
+            f"{_mark(s.meets_epochs)} ({s.epochs_done}) | {format_seconds(s.seconds)} | "
+            f"{s.device or '–'} |")
+    rows.append("")
+    rows.append("Targets as in the seed write-ups: test accuracy ≥ 99.4% in each of the last three "
+                "epochs, fewer than 8,000 parameters, at most 15 epochs.")
+    return "\n".join(rows) + "\n"

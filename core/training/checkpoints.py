@@ -1,0 +1,91 @@
+"""Checkpoints: everything a run needs to continue exactly, loadable without unpickling code.
+
+A checkpoint is a dict of tensors and plain Python values only, so `torch.load(weights_only=True)`
+reads it; the config travels inside, which makes a checkpoint enough to rebuild its model.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from core.errors import ModelFileError
+from core.fileio import write_bytes_atomic
+from core.training.config import TrainConfig
+from core.training.metrics import EpochMetrics
+
+FORMAT_VERSION = 1
+
+
+def capture_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                  scheduler: Any, ema: Any, config: TrainConfig, epochs_done: int,
+                  history: list[EpochMetrics]) -> dict[str, Any]:
+    return {
+        "format": FORMAT_VERSION,
+        "config": config.to_dict(),
+        "epochs_done": epochs_done,
+        "history": [m.to_dict() for m in history],
+        "model": model.state_dict(),
+        "ema": ema.state_dict() if ema is not None else None,
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        # Epochs reseed from (seed, epoch); the global state is kept for completeness.
+        "rng_cpu": torch.get_rng_state(),
+        "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def restore_state(state: dict[str, Any], model: torch.nn.Module,
+                  optimizer: torch.optim.Optimizer, scheduler: Any,
+                  ema: Any) -> tuple[int, list[EpochMetrics]]:
+    """Load a captured state into freshly built objects; returns (epochs_done, history)."""
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    if ema is not None and state.get("ema") is not None:
+        ema.load_state_dict(state["ema"])
+    torch.set_rng_state(state["rng_cpu"])
+    if state.get("rng_cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["rng_cuda"])
+    return int(state["epochs_done"]), [EpochMetrics.from_dict(m) for m in state["history"]]
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    write_bytes_atomic(path, buffer.getvalue())
+
+
+def load_checkpoint(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"Checkpoint {path} does not exist: the run saved no epoch yet.")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # torch raises many kinds for damaged files
+        raise ModelFileError(f"Checkpoint {path.name} cannot be read ({type(e).__name__}: "
+                             f"{str(e).splitlines()[0][:200]}). It may be damaged; use the "
+                             f"other checkpoint of the run or train again.") from e
+    if not isinstance(state, dict) or "model" not in state or "config" not in state:
+        raise ModelFileError(f"{path.name} is not a DigitLab checkpoint.")
+    return state
+
+
+def model_from_state(state: dict[str, Any], prefer_ema: bool = True) -> torch.nn.Module:
+    """Rebuild the model a checkpoint describes, in eval mode, with its EMA weights if present."""
+    from core.models import build_model
+
+    config = TrainConfig.from_dict(state["config"])
+    model = build_model(config.model)
+    weights = state["model"]
+    if prefer_ema and state.get("ema") is not None:
+        weights = state["ema"]["module"]
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as e:
+        raise ModelFileError(f"The checkpoint's weights do not fit model '{config.model}' as it "
+                             f"is defined now: {str(e).splitlines()[0]}") from e
+    return model.eval()

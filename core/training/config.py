@@ -1,0 +1,133 @@
+"""`TrainConfig` and the learning-rate schedules, torch-free so the GUI can use them at start-up."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from core.errors import ConfigError
+from core.fileio import from_saved
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("onecycle", "step", "cosine", "constant")
+DEVICES = ("auto", "cpu", "cuda", "mps")  # also "cuda:N"
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a run. Saved into every checkpoint and ONNX export."""
+
+    model: str = "dl-dilated-8k"  # zoo name (`digitlab-cli models`)
+    epochs: int = 15
+    batch_size: int = 128  # images per optimizer step
+    optimizer: str = "sgd"  # sgd | adam | adamw
+    lr: float = 0.05  # peak learning rate (OneCycle's max_lr; start value for the others)
+    momentum: float = 0.9  # SGD momentum; Adam's beta1
+    nesterov: bool = True  # SGD only
+    schedule: str = "onecycle"  # onecycle | step | cosine | constant, stepped every batch
+    pct_start: float = 0.2  # OneCycle: fraction of all steps spent warming up
+    step_size: int = 5  # step schedule: epochs between decays
+    gamma: float = 0.1  # step schedule: factor per decay
+    weight_decay: float = 5e-4  # L2 (SGD, Adam) or decoupled (AdamW)
+    label_smoothing: float = 0.0  # 0..0.3
+    augment: float = 1.0  # augmentation strength: 0 = none, 1 = ±8° rot, ±8% shift/scale, ±6° shear
+    augment_stroke: float = 0.0  # stroke jitter: 0 = none, 1 = up to one 3×3 dilation/erosion
+    augment_aspect: float = 0.0  # proportions jitter: ± this fraction of the digit's width
+    ema: bool = False  # evaluate and export an exponential moving average of the weights
+    ema_decay: float = 0.999  # per step
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    amp: bool = True  # bf16 autocast on CUDA (ignored on CPU and MPS, where it does not pay)
+    compile: bool = False  # torch.compile where it works (core/fast.py); eager otherwise
+    val_split: int = 0  # training images held out as a validation set (0 = none)
+    train_subset: int = 0  # use only the first N training images (0 = all): quick checks
+    test_subset: int = 0  # evaluate on only the first N test images (0 = all)
+    log_every: int = 20  # steps between step-loss reports
+    data_dir: str = ""  # MNIST folder; "" = --data / DIGITLAB_DATA / user data dir
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first setting out of range."""
+        checks = [
+            (self.epochs >= 1, "epochs must be at least 1"),
+            (self.batch_size >= 1, "batch size must be at least 1"),
+            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
+            (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}"),
+            (self.lr > 0, "learning rate must be positive"),
+            (0 <= self.momentum < 1, "momentum must be in [0, 1)"),
+            (0 < self.pct_start < 1, "OneCycle pct_start must be in (0, 1)"),
+            (self.step_size >= 1, "step size must be at least 1 epoch"),
+            (0 < self.gamma <= 1, "step gamma must be in (0, 1]"),
+            (self.weight_decay >= 0, "weight decay must be non-negative"),
+            (0 <= self.label_smoothing < 1, "label smoothing must be in [0, 1)"),
+            (self.augment >= 0, "augmentation strength must be non-negative"),
+            (self.augment_stroke >= 0, "stroke jitter must be non-negative"),
+            (0 <= self.augment_aspect < 1, "aspect jitter must be in [0, 1)"),
+            (0 < self.ema_decay < 1, "EMA decay must be in (0, 1)"),
+            (self.val_split >= 0, "validation split must be non-negative"),
+            (self.log_every >= 1, "log_every must be at least 1"),
+            (self.device in DEVICES or self.device.startswith("cuda:"),
+             f"device must be one of {', '.join(DEVICES)} or cuda:N"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(f"Invalid training setting: {message}.")
+        from core.models import get_spec
+
+        get_spec(self.model)  # raises ConfigError with close matches
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Build from saved data; unknown keys (from newer versions) are ignored."""
+        return from_saved(cls, data)
+
+    def with_overrides(self, **overrides: Any) -> TrainConfig:
+        unknown = set(overrides) - {f.name for f in fields(self)}
+        if unknown:
+            raise ConfigError(f"Unknown training setting(s): {', '.join(sorted(unknown))}.")
+        return TrainConfig.from_dict({**self.to_dict(), **overrides})
+
+
+def steps_per_epoch(n_train: int, batch_size: int) -> int:
+    """Batches per epoch; the last partial batch is dropped (it would skew BatchNorm)."""
+    return max(1, n_train // batch_size)
+
+
+def lr_multiplier(config: TrainConfig, step: int, total_steps: int) -> float:
+    """Learning rate at optimizer step `step` as a fraction of `config.lr`.
+
+    OneCycle follows torch's cosine OneCycleLR (start lr/25, peak at pct_start, end lr/25e4)
+    without its momentum cycling; cosine anneals to 0; step decays by gamma every step_size epochs.
+    """
+    total = max(1, total_steps)
+    t = min(step, total)
+    if config.schedule == "constant":
+        return 1.0
+    if config.schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * t / total))
+    if config.schedule == "step":
+        per_epoch = total / config.epochs
+        return config.gamma ** int(t // (per_epoch * config.step_size))
+    # onecycle
+    start, end = 1 / 25.0, 1 / 25.0 / 1e4
+    warm = max(1.0, config.pct_start * total)
+    if t <= warm:
+        p = t / warm
+        return start + (1 - start) * (1 - math.cos(math.pi * p)) / 2
+    p = (t - warm) / max(1.0, total - warm)
+    return end + (1 - end) * (1 + math.cos(math.pi * p)) / 2
+
+
+def lr_curve(config: TrainConfig, n_train: int = 60_000,
+             points: int = 200) -> list[tuple[float, float]]:
+    """(epoch, learning rate) pairs across the whole run: the schedule preview."""
+    spe = steps_per_epoch(n_train - config.val_split, config.batch_size)
+    total = spe * config.epochs
+    out = []
+    for i in range(points + 1):
+        step = round(i * total / points)
+        out.append((step / spe, config.lr * lr_multiplier(config, step, total)))
+    return out

@@ -1,0 +1,59 @@
+"""Starting a training run the same way from the CLI and the GUI: config, run store, trainer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.runs.store import RunStore
+from core.training.config import TrainConfig
+from core.training.control import Reporter, TrainControl
+
+
+def new_run_config(overrides: dict[str, Any], seed_recipe: bool = False,
+                   device_type: str | None = None) -> TrainConfig:
+    """TrainConfig for a new run: defaults, the model's recipe, the device's fast path
+    (core/fast.py), then the user's overrides.
+
+    Our own models always take their recipe (it is what they were tuned with); a seed model takes
+    its seed's recipe when `seed_recipe` is set, so the seed's results can be reproduced.
+    `device_type` ("cpu", "cuda", "mps") names where it will train; None works it out from
+    the overrides' device ("auto" asks torch, so the GUI passes the type it already knows).
+    """
+    from core.models import get_spec
+    from core.training.speed import device_recipe, device_type_of
+
+    model = str(overrides.get("model") or TrainConfig.model)
+    spec = get_spec(model)
+    config = TrainConfig(model=model)
+    if seed_recipe or spec.is_ours:
+        config = config.with_overrides(**spec.recipe)
+    if device_type is None:
+        device_type = device_type_of(str(overrides.get("device") or config.device))
+    config = config.with_overrides(**device_recipe(device_type, config.to_dict(), spec.is_ours))
+    return config.with_overrides(**overrides)
+
+
+def start_training(config: TrainConfig, reporter: Reporter | None = None,
+                   control: TrainControl | None = None, *, resume: str | None = None,
+                   name: str = "", store: RunStore | None = None):  # -> TrainResult
+    """Create (or reopen, with `resume`) a run in the store and train it."""
+    from core.models import build_model
+    from core.models.layers import summarize
+    from core.training.loop import train
+
+    store = store or RunStore()
+    if resume:
+        run = store.get(resume)
+        if not run.record.resumable:
+            from core.errors import ConfigError
+
+            raise ConfigError(f"Run {run.id} is {run.record.effective_status} after "
+                              f"{run.record.epochs_done} epoch(s): only stopped, interrupted or "
+                              f"failed runs with a saved epoch can be resumed.")
+        config = TrainConfig.from_dict(run.record.config)
+        return train(config, reporter=reporter, control=control, run=run, resume=True)
+    config.validate()
+    summary = summarize(build_model(config.model))
+    run = store.create(config.to_dict(), params=summary.total_params,
+                       receptive_field=summary.receptive_field, name=name)
+    return train(config, reporter=reporter, control=control, run=run)

@@ -1,0 +1,84 @@
+"""The whole window: three tabs wired together, menus with shortcuts, a clean close mid-run."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMenu, QMessageBox
+
+from app.window import MainWindow, about_text
+from core.runs.store import RunStore
+from tests.support.qt_helpers import no_thread_leaks  # noqa: F401  (fixture)
+
+QUICK = dict(device="cpu", batch_size=64, train_subset=1024, test_subset=500)
+
+
+@pytest.fixture(autouse=True)
+def _no_leaks(no_thread_leaks) -> None:  # noqa: F811
+    pass
+
+
+@pytest.fixture
+def window(qtbot, mnist_dir, monkeypatch) -> MainWindow:
+    monkeypatch.setenv("DIGITLAB_DATA", str(mnist_dir))
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.resize(1280, 820)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.close()
+
+
+def choose(win: MainWindow, model: str, **values: object) -> None:
+    box = win.train_tab.form.model_box
+    box.setCurrentIndex(box.findData(model))
+    win.train_tab.form.set_values({**QUICK, **values})
+
+
+def menu_actions(win: MainWindow) -> dict[str, object]:
+    found = {}
+    for menu in win.menuBar().findChildren(QMenu):
+        for action in menu.actions():
+            if action.text():
+                found[action.text().replace("&", "")] = action.shortcut().toString()
+    return found
+
+
+def test_three_tabs_and_menus_with_shortcuts(window: MainWindow, qtbot, monkeypatch) -> None:
+    titles = [window.tabs.tabText(i).replace("&", "") for i in range(window.tabs.count())]
+    assert titles == ["Train", "Compare", "Draw"]
+    assert window.windowTitle().startswith("DigitLab ")
+    actions = menu_actions(window)
+    assert actions["Draw tab"] == "Ctrl+3" and actions["Start training"] == "Ctrl+Return"
+    assert any(k.startswith("Undo") and v == "Ctrl+Z" for k, v in actions.items())
+    qtbot.keyClick(window, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
+    assert window.tabs.currentWidget() is window.draw_tab
+    assert "onnxruntime" in about_text() and "torch" in about_text()
+    box = window.train_tab.form.device_box
+    qtbot.waitUntil(lambda: box.count() > 1, timeout=30_000)  # devices found in the background
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "about", lambda parent, title, text: shown.append(text))
+    window.show_about()
+    assert "Training devices: CPU" in shown[0]
+
+
+def test_a_run_trained_in_the_train_tab_appears_in_compare(window: MainWindow, qtbot) -> None:
+    choose(window, "dl-tiny-1k", epochs=1)
+    window.train_tab.start()
+    qtbot.waitUntil(lambda: not window.train_tab.is_training, timeout=120_000)
+    assert window.train_tab.plots.loss.n > 0  # the live curve was filled
+    (record,) = RunStore().list()
+    assert record.status == "completed"
+    qtbot.waitUntil(lambda: [r.id for r in window.compare_tab.listed_records()] == [record.id],
+                    timeout=5_000)
+
+
+def test_closing_mid_training_stops_and_waits(window: MainWindow, qtbot) -> None:
+    choose(window, "dl-flagship-8k", epochs=5)
+    window.train_tab.start()
+    qtbot.waitUntil(lambda: window.train_tab.plots.loss.n > 0, timeout=60_000)
+    window.close()  # must stop the worker and join its thread (no "QThread destroyed" abort)
+    assert not window.train_tab.is_training
+    (record,) = RunStore().list()
+    assert record.status == "stopped"

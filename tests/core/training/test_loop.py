@@ -1,0 +1,168 @@
+"""The trainer on real MNIST subsets: learning, stopping, pausing, resuming, repeatability."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import torch
+
+from core.errors import ConfigError
+from core.runs.store import RunStore
+from core.training.config import TrainConfig
+from core.training.control import Reporter, TrainControl
+from core.training.loop import train
+from core.training.metrics import EpochMetrics, StepMetrics
+
+SMALL = dict(model="dl-flagship-8k", device="cpu", train_subset=1000, test_subset=200,
+             batch_size=50, epochs=2, log_every=1, seed=3)
+
+
+class Recorder(Reporter):
+    def __init__(self, control: TrainControl | None = None, stop_at: int = 0) -> None:
+        self.steps: list[StepMetrics] = []
+        self.epochs: list[EpochMetrics] = []
+        self.control, self.stop_at = control, stop_at
+
+    def step(self, metrics: StepMetrics) -> None:
+        self.steps.append(metrics)
+        if self.control and metrics.step == self.stop_at:
+            self.control.request_stop()
+
+    def epoch(self, metrics: EpochMetrics) -> None:
+        self.epochs.append(metrics)
+
+
+@pytest.mark.slow
+def test_one_epoch_on_5000_images_learns(mnist) -> None:
+    # 156 steps of batch 32: measured 93.0-95.6% over seeds 0-3 with the default augmentation.
+    config = TrainConfig(model="dl-flagship-8k", device="cpu", epochs=1, batch_size=32,
+                         train_subset=5000, test_subset=1000, lr=0.1, seed=0)
+    rec = Recorder()
+    result = train(config, reporter=rec, data=mnist)
+    assert result.status == "completed"
+    assert rec.epochs[0].test_acc >= 90.0, rec.epochs[0]
+    assert rec.steps[0].loss > rec.steps[-1].loss
+
+
+def test_stop_request_ends_within_one_batch(mnist) -> None:
+    control = TrainControl()
+    rec = Recorder(control, stop_at=7)
+    result = train(TrainConfig(**SMALL), reporter=rec, control=control, data=mnist)
+    assert result.status == "stopped"
+    assert rec.steps[-1].step == 7  # the batch after the request never ran
+    assert result.epochs_done == 0 and not rec.epochs
+
+
+def test_pause_blocks_until_resumed(mnist) -> None:
+    control = TrainControl()
+    paused_at: list[int] = []
+
+    class PauseOnce(Recorder):
+        def step(self, metrics: StepMetrics) -> None:
+            super().step(metrics)
+            if metrics.step == 3:
+                control.pause()
+                paused_at.append(len(self.steps))
+                threading.Timer(0.3, control.resume).start()
+
+    rec = PauseOnce()
+    result = train(TrainConfig(**{**SMALL, "epochs": 1}), reporter=rec, control=control,
+                   data=mnist)
+    assert result.status == "completed" and paused_at == [3]
+    assert rec.epochs[0].seconds < 30  # paused time is excluded from the epoch time
+
+
+def test_same_seed_same_numbers_on_cpu(mnist) -> None:
+    a = train(TrainConfig(**SMALL), data=mnist)
+    b = train(TrainConfig(**SMALL), data=mnist)
+    assert [m.test_loss for m in a.history] == [m.test_loss for m in b.history]
+    c = train(TrainConfig(**{**SMALL, "seed": 4}), data=mnist)
+    assert [m.test_loss for m in a.history] != [m.test_loss for m in c.history]
+
+
+def test_resume_after_stop_gives_the_same_weights(mnist, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("DIGITLAB_DATA", str(tmp_path / "unused"))  # data passed explicitly
+    store = RunStore()
+    config = TrainConfig(**{**SMALL, "epochs": 3, "ema": True})
+    full = train(config, data=mnist, run=store.create(config.to_dict()))
+
+    control = TrainControl()
+    spe = 1000 // 50
+    run = store.create(config.to_dict())
+    stopped = train(config, reporter=Recorder(control, stop_at=spe + 5), control=control,
+                    data=mnist, run=run)
+    assert stopped.status == "stopped" and stopped.epochs_done == 1
+    assert store.get(run.id).record.resumable
+    resumed = train(config, data=mnist, run=store.get(run.id), resume=True)
+    assert resumed.status == "completed" and resumed.epochs_done == 3
+    for (name, a), b in zip(full.model.state_dict().items(),
+                            resumed.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    assert [m.test_acc for m in full.history] == [m.test_acc for m in resumed.history]
+    assert store.get(run.id).record.status == "completed"
+
+
+def test_run_store_records_everything(mnist) -> None:
+    store = RunStore()
+    config = TrainConfig(**SMALL)
+    run = store.create(config.to_dict(), params=7604)
+    train(config, data=mnist, run=run)
+    record = store.get(run.id).record
+    assert record.status == "completed" and record.epochs_done == 2
+    assert [m["epoch"] for m in record.history] == [1, 2]
+    assert record.env["torch"] == torch.__version__ and "CPU" in record.env["device"]
+    assert run.checkpoint_path("best").is_file() and run.checkpoint_path("last").is_file()
+    assert len(store.get(run.id).steps) == 2 * 1000 // 50
+
+
+def test_bad_settings_are_refused_before_training() -> None:
+    with pytest.raises(ConfigError, match="learning rate must be positive"):
+        train(TrainConfig(lr=-1))
+    with pytest.raises(ConfigError, match=r"Unknown model .no-such-net."):
+        train(TrainConfig(model="no-such-net"))
+    with pytest.raises(ConfigError, match="Device 'mps' is not available"):
+        train(TrainConfig(device="mps"))
+
+
+def test_failed_run_is_marked_failed(mnist) -> None:
+    store = RunStore()
+    config = TrainConfig(**{**SMALL, "lr": 1e6, "epochs": 1})
+    with pytest.raises(ConfigError, match="diverged"):
+        train(config, data=mnist, run=store.create(config.to_dict()))
+    (record,) = store.list()
+    assert record.status == "failed" and "diverged" in record.error
+
+
+def test_failure_before_the_first_epoch_is_recorded(mnist) -> None:
+    store = RunStore()
+    config = TrainConfig(**{**SMALL, "batch_size": 5000})  # more than the 1,000 images
+    with pytest.raises(ConfigError, match="larger than the 1000 training images"):
+        train(config, data=mnist, run=store.create(config.to_dict()))
+    (record,) = store.list()
+    assert record.status == "failed" and "lower the batch size" in record.error
+
+
+def test_runs_created_in_the_same_second_get_their_own_folders(tmp_path) -> None:
+    """Two trainings started at once (GUI and CLI, two CLI jobs) must not collide on a folder."""
+    store = RunStore(tmp_path / "runs")
+    barrier = threading.Barrier(16)
+    ids: list[str] = []
+    errors: list[BaseException] = []
+
+    def create() -> None:
+        barrier.wait()
+        try:
+            ids.append(store.create({"model": "dl-dilated-1k"}).id)
+        except BaseException as e:  # the test reports any failure, not just the expected one
+            errors.append(e)
+
+    threads = [threading.Thread(target=create) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert len(set(ids)) == 16
+    assert all((tmp_path / "runs" / i / "checkpoints").is_dir() for i in ids)
+    assert sorted(r.id for r in store.list()) == sorted(ids)
