@@ -74,6 +74,8 @@ class RunRecord:
     pid: int = 0
     host: str = ""
     scores: dict[str, Any] = field(default_factory=dict)  # e.g. "my_digits": {...}
+    # Set when the run is a trial of an experiment (core/experiments): {"name", "trial", ...}.
+    experiment: dict[str, Any] | None = None
 
     @property
     def metrics(self) -> list[EpochMetrics]:
@@ -169,7 +171,8 @@ class RunStore:
         self.root = Path(root) if root else runs_dir()
 
     def create(self, config: dict[str, Any], *, params: int = 0, receptive_field: int = 0,
-               env: dict[str, Any] | None = None, name: str = "") -> Run:
+               env: dict[str, Any] | None = None, name: str = "",
+               experiment: dict[str, Any] | None = None) -> Run:
         model = str(config.get("model", "model"))
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         base = f"{stamp}-{model}"
@@ -188,7 +191,7 @@ class RunStore:
         (directory / "checkpoints").mkdir()
         record = RunRecord(id=run_id, name=name or run_id, model=model, config=config,
                            created=_now(), params=params, receptive_field=receptive_field,
-                           env=env or environment())
+                           env=env or environment(), experiment=experiment)
         run = Run(directory, record)
         run.save_record()
         return run
