@@ -3,7 +3,9 @@
 The canvas is a 280×280 RGBA image (what the Draw tab hands over) holding a real MNIST test digit
 re-painted at a random size and place. Target: p50 under 1 ms.
 
-    python benchmarks/bench_draw_latency.py [--model resources/models/default.onnx] [--n 3000]
+    python benchmarks/bench_draw_latency.py [--model FILE.onnx] [--n 3000]
+
+--model defaults to the bundled model.
 """
 
 from __future__ import annotations
@@ -12,17 +14,18 @@ import argparse
 import time
 
 import numpy as np
-from _common import REPO, emit, percentile
+from _common import emit, percentile
 
 from core.data.canvas import canvas_to_mnist
 from core.data.mnist import load_mnist
 from core.onnx_io.classifier import DigitClassifier
+from core.paths import bundled_model_path
 from tests.support.mnist_helpers import paint_digit
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=str(REPO / "resources/models/default.onnx"))
+    parser.add_argument("--model", default=str(bundled_model_path()))
     parser.add_argument("--n", type=int, default=3000, help="timed digits")
     parser.add_argument("--canvas", type=int, default=280, help="canvas side in pixels")
     args = parser.parse_args()

@@ -16,16 +16,17 @@ import argparse
 import time
 from pathlib import Path
 
-from _common import REPO, emit
+from _common import emit
 
 from core.cli.handwriting import load_target
 from core.data.mnist import load_mnist
 from core.data.pen_styles import STYLES, evaluate_pen_styles, pen_style_images
+from core.paths import bundled_model_path
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("targets", nargs="*", default=[str(REPO / "resources/models/default.onnx")])
+    parser.add_argument("targets", nargs="*", default=[str(bundled_model_path())])
     parser.add_argument("--n", type=int, default=1000, help="test digits per style")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best")

@@ -34,6 +34,11 @@ def my_digits_dir() -> Path:
     return home_dir() / "my_digits"
 
 
+def cache_dir() -> Path:
+    """Copies DigitLab can rebuild at any time (uncompressed MNIST, compiled models)."""
+    return home_dir() / "cache"
+
+
 def default_data_dir() -> Path:
     """MNIST folder: $DIGITLAB_DATA, else <home>/data/mnist (where fetching puts it)."""
     env = os.environ.get("DIGITLAB_DATA")
@@ -43,13 +48,18 @@ def default_data_dir() -> Path:
 
 
 def resources_dir() -> Path:
-    """The shipped resources/ folder (next to core/ in a checkout; bundled by PyInstaller)."""
+    """The files DigitLab ships (bundled model, sample strokes, icon): core/resources/.
+
+    It lives inside the `core` package so that one path holds in a source checkout, in a wheel
+    install (pyproject's package-data) and in the PyInstaller build (build.spec copies it to
+    core/resources under the build's root).
+    """
     import sys
 
     frozen_root = getattr(sys, "_MEIPASS", None)
     if frozen_root:
-        return Path(frozen_root) / "resources"
-    return Path(__file__).resolve().parent.parent / "resources"
+        return Path(frozen_root) / "core" / "resources"
+    return Path(__file__).resolve().parent / "resources"
 
 
 def bundled_model_path() -> Path:

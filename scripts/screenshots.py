@@ -114,7 +114,7 @@ def main() -> int:
         draw.refresh_models()
         draw.set_compare(True)
         draw.secondary.picker.select_path(str(path))
-    samples = json.loads((REPO / "resources" / "samples" / "strokes.json").read_text())
+    samples = json.loads((REPO / "core" / "resources" / "samples" / "strokes.json").read_text())
     draw.set_pen_width(int(samples["pen"]))
     _replay(draw.canvas, samples["digits"]["4"], float(samples["canvas"]))
     draw.update_prediction()
