@@ -22,7 +22,7 @@ _ACC_FLOORS = (99.0, 98.5, 98.0, 97.0, 95.0, 90.0, 80.0, 50.0, 0.0)
 
 
 @dataclass(frozen=True)
-class Series:
+class RunCurves:
     """One run's per-epoch numbers, as the plots need them."""
 
     name: str
@@ -33,15 +33,15 @@ class Series:
     test_loss: list[float]
 
 
-def series_from_record(record: RunRecord, color: str) -> Series:
+def series_from_record(record: RunRecord, color: str) -> RunCurves:
     history = record.history
-    return Series(record.name, color, [m["epoch"] for m in history],
+    return RunCurves(record.name, color, [m["epoch"] for m in history],
                   [m["test_acc"] for m in history], [m["train_loss"] for m in history],
                   [m["test_loss"] for m in history])
 
 
 def assign_color_slots(slots: dict[str, int], run_ids: list[str]) -> dict[str, int]:
-    """Series index per selected run. A run keeps its colour while it stays selected; a newly
+    """RunCurves index per selected run. A run keeps its colour while it stays selected; a newly
     selected one takes the lowest free index, so colours do not shuffle as selection grows."""
     kept = {i: s for i, s in slots.items() if i in run_ids}
     for run_id in run_ids:
@@ -89,7 +89,7 @@ class ComparePlots(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._series: list[Series] = []
+        self._series: list[RunCurves] = []
         self.acc_plot = pg.PlotWidget()
         self.loss_plot = pg.PlotWidget(axisItems={"left": _LogAxis("left")})
         for plot in (self.acc_plot, self.loss_plot):
@@ -128,7 +128,7 @@ class ComparePlots(QWidget):
         self._apply_palette()
 
     # -- public -------------------------------------------------------------------------------
-    def set_series(self, series: list[Series]) -> None:
+    def set_series(self, series: list[RunCurves]) -> None:
         """Replace every curve. Called once per change of the plotted runs."""
         self._series = list(series)
         for plot, legend in ((self.acc_plot, self.acc_legend), (self.loss_plot, self.loss_legend)):
@@ -152,7 +152,7 @@ class ComparePlots(QWidget):
         self._fit()
 
     @property
-    def series(self) -> list[Series]:
+    def series(self) -> list[RunCurves]:
         return list(self._series)
 
     def accuracy_curves(self) -> list[pg.PlotDataItem]:

@@ -22,7 +22,7 @@ from core.training.metrics import EpochMetrics, StepMetrics
 REPAINT_MS = 33  # ≈ 30 Hz
 
 
-class Series:
+class LiveSeries:
     """Appendable (x, y) buffers that double when full: O(1) appends, views for plotting."""
 
     def __init__(self, capacity: int = 1024) -> None:
@@ -109,12 +109,12 @@ class LivePlots(QWidget):
         self.train_loss_curve = self.epoch_loss_plot.plot(**_dots(1, "train"))
         self.test_loss_curve = self.epoch_loss_plot.plot(**_dots(2, "test"))
 
-        self.loss = Series()
-        self.lr = Series()
-        self.train_acc = Series(64)
-        self.test_acc = Series(64)
-        self.train_loss = Series(64)
-        self.test_loss = Series(64)
+        self.loss = LiveSeries()
+        self.lr = LiveSeries()
+        self.train_acc = LiveSeries(64)
+        self.test_acc = LiveSeries(64)
+        self.train_loss = LiveSeries(64)
+        self.test_loss = LiveSeries(64)
         self._dirty = False
         self.timer = QTimer(self, interval=REPAINT_MS)
         self.timer.timeout.connect(self.repaint_curves)

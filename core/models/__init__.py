@@ -5,6 +5,8 @@ Importing this package does not import torch: the GUI lists models before torch 
 """
 
 from core.models.registry import build_model, count_parameters, get_spec, list_models
-from core.models.spec import BUDGET, ModelSpec
+from core.models.spec import PARAM_BUDGET, ModelSpec
 
-__all__ = ["BUDGET", "ModelSpec", "build_model", "count_parameters", "get_spec", "list_models"]
+__all__ = [
+    "PARAM_BUDGET", "ModelSpec", "build_model", "count_parameters", "get_spec", "list_models",
+]

@@ -29,7 +29,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from core.models.spec import BUDGET
+from core.models.spec import PARAM_BUDGET
 
 Pair = tuple[int, int]
 
@@ -57,7 +57,7 @@ class ModelSummary:
     jump: int  # its jump (max over H, W)
     global_pool: bool  # a global layer (GAP, or Linear over a map): outputs see it all
     input_shape: tuple[int, ...]
-    budget: int = BUDGET
+    budget: int = PARAM_BUDGET
 
     @property
     def under_budget(self) -> bool:

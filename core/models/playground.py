@@ -58,7 +58,7 @@ class PlaygroundNet(nn.Module):
         return self.flatten(self.classifier(self.gap(x)))
 
 
-class SeparableNet(nn.Module):
+class PlaygroundSeparableNet(nn.Module):
     """model3a, "MobileNet-inspired depthwise-separable blocks; GAP head; two pooling stages".
 
         stem conv 3×3 1→12          (N, 12, 28, 28)  RF  3
@@ -108,4 +108,4 @@ def build_model3() -> nn.Module:
 
 
 def build_model3a() -> nn.Module:
-    return SeparableNet()
+    return PlaygroundSeparableNet()

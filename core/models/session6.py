@@ -68,7 +68,7 @@ class ResidualSeparable(nn.Module):
         return self.relu(self.se(self.bn(self.conv(x))) + self.skip(x))
 
 
-class SeparableNet(nn.Module):
+class Session6SeparableNet(nn.Module):
     """Model_2 (se=False) and Model_3 (se=True): Model_1's layout made separable and residual.
 
         stem     conv 1→8 + BN + ReLU                 (N,  8, 28, 28)  RF  3
@@ -112,9 +112,9 @@ def build_model1() -> nn.Module:
 
 def build_model2() -> nn.Module:
     """Depthwise-separable + skips; dropout 0.05 after each pool as in Model_1 (none stated)."""
-    return SeparableNet(se=False, dropout=(0.05, 0.05, 0.0))
+    return Session6SeparableNet(se=False, dropout=(0.05, 0.05, 0.0))
 
 
 def build_model3() -> nn.Module:
     """Model_2 plus an SE gate in every residual block and the seed's dropout 0.03/0.03/0.02."""
-    return SeparableNet(se=True, dropout=(0.03, 0.03, 0.02))
+    return Session6SeparableNet(se=True, dropout=(0.03, 0.03, 0.02))

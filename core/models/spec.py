@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 OUR_FAMILY = "DigitLab"
-BUDGET = 8000  # parameters: a model is "under budget" when it has strictly fewer than this
+PARAM_BUDGET = 8000  # parameters: a model is "under budget" when it has strictly fewer than this
 
 # TrainConfig fields (core/config.py) a recipe may set: the seed's own training settings.
 # Bookkeeping fields (model, seed, device, data_dir, subsets, logging) are not recipes.
@@ -25,7 +25,7 @@ class ModelSpec:
 
     name: str  # stable id, lowercase-kebab, e.g. "s6-model3-se"; saved in configs and exports
     family: str  # e.g. "Session-6 write-up"
-    source: str  # seed document and section, e.g. "seed 001 (Session-6), Model_3"
+    source: str  # write-up and section, e.g. "write-up 001 (Session-6), Model_3"
     description: str  # one line: what it is, deviations from the seed, the seed's own figures
     builder: str  # "module:function" returning an nn.Module; imported only when built
     # The seed's training settings as TrainConfig overrides; {} if it gives none. Read-only by

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from core.models import BUDGET, build_model, get_spec, list_models
+from core.models import PARAM_BUDGET, build_model, get_spec, list_models
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class ZooInfo:
 
     @property
     def under_budget(self) -> bool:
-        return self.params < BUDGET
+        return self.params < PARAM_BUDGET
 
 
 @cache

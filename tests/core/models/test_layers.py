@@ -7,7 +7,7 @@ import json
 import torch
 from torch import nn
 
-from core.models import BUDGET, build_model, count_parameters
+from core.models import PARAM_BUDGET, build_model, count_parameters
 from core.models.layers import summarize
 
 
@@ -95,7 +95,7 @@ def test_params_rows_and_totals_agree() -> None:
 
 def test_budget_verdict_text_and_dict() -> None:
     small = summarize(build_model("pg-model3"))
-    assert small.under_budget and small.budget == BUDGET == 8000
+    assert small.under_budget and small.budget == PARAM_BUDGET == 8000
     text = small.to_text()
     assert "6,874" in text and "under the 8,000 budget" in text and "Receptive field: 18" in text
     assert text.splitlines()[0].split() == ["Layer", "Type", "Output", "Params", "RF", "Jump"]

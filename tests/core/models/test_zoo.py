@@ -12,7 +12,14 @@ import torch
 from torch import nn
 
 from core.errors import ConfigError
-from core.models import BUDGET, ModelSpec, build_model, count_parameters, get_spec, list_models
+from core.models import (
+    PARAM_BUDGET,
+    ModelSpec,
+    build_model,
+    count_parameters,
+    get_spec,
+    list_models,
+)
 from core.models.catalog import AUGMENT_ROTATION_AT_1, SEED_MODELS
 from tests.conftest import REPO
 
@@ -108,7 +115,7 @@ def test_fully_specified_seed_models_match_their_claims(name: str) -> None:
 
 @pytest.mark.parametrize("name", UNDER_BUDGET)
 def test_seed_models_meant_for_8k_are_under_budget(name: str) -> None:
-    assert count_parameters(build_model(name)) < BUDGET == 8000
+    assert count_parameters(build_model(name)) < PARAM_BUDGET == 8000
 
 
 def test_count_parameters_counts_trainable_only() -> None:
