@@ -14,12 +14,14 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from core.training.config import ROTATION_AT_FULL_STRENGTH
+
 
 @dataclass(frozen=True)
 class AugmentSpec:
     """Ranges at strength 1.0; each is scaled linearly by the strength (0 = identity)."""
 
-    rotate_deg: float = 8.0  # ± degrees
+    rotate_deg: float = ROTATION_AT_FULL_STRENGTH  # ± degrees
     translate: float = 0.08  # ± fraction of the image side (0.08 × 28 ≈ 2.2 px)
     scale: float = 0.08  # ± relative size change
     shear_deg: float = 6.0  # ± degrees of horizontal shear (handwriting slant)

@@ -9,6 +9,10 @@ from typing import Any
 from core.errors import ConfigError
 from core.fileio import from_saved
 
+# What augmentation strength 1.0 means for rotation (± degrees). core.data.augment.AugmentSpec
+# scales it; the zoo maps a write-up's rotation range to a strength through it.
+ROTATION_AT_FULL_STRENGTH = 8.0
+
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("onecycle", "step", "cosine", "constant")
 DEVICES = ("auto", "cpu", "cuda", "mps")  # also "cuda:N"
