@@ -28,7 +28,9 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-CANVAS_UNITS = 280  # logical side of the drawing square; strokes live in these coordinates
+from core.data.canvas import CANVAS_SIDE
+
+CANVAS_UNITS = CANVAS_SIDE  # logical side of the drawing square; strokes live in these coordinates
 DEFAULT_PEN = 20.0  # canvas units: ~2 px of a 28 px MNIST digit once the ink box is scaled to 20
 PEN_RANGE = (6, 44)
 

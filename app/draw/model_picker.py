@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
 
 from app.shared.style import BAD_COLOR, OK_COLOR
 from core.errors import DigitLabError
-from core.onnx_io.classifier import PARAM_BUDGET, DigitClassifier
+from core.models.spec import PARAM_BUDGET
+from core.onnx_io.classifier import DigitClassifier
 from core.paths import bundled_model_path, exports_dir
 
 ROLE_PATH = Qt.ItemDataRole.UserRole

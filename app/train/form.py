@@ -30,12 +30,12 @@ from PySide6.QtWidgets import (
 )
 
 from app.shared.style import BAD_COLOR, OK_COLOR
-from core.models import BUDGET, get_spec, list_models
+from core.models import PARAM_BUDGET, get_spec, list_models
 from core.training.config import OPTIMIZERS, SCHEDULES, TrainConfig
 from core.training.launch import new_run_config
 from core.training.speed import device_type_of
 
-SETTINGS_KEY = "train/form"  # JSON of the form's TrainConfig fields, plus "seed_recipe"
+SETTINGS_KEY = "train/form"  # JSON of the form's TrainConfig fields, plus "writeup_recipe"
 OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}
 SCHEDULE_NAMES = {"onecycle": "One-cycle", "step": "Step decay", "cosine": "Cosine",
                   "constant": "Constant"}
@@ -130,10 +130,10 @@ class TrainForm(QWidget):
         self.model_info.setWordWrap(True)
         self.model_info.setTextFormat(Qt.TextFormat.RichText)
         box.addWidget(self.model_info)
-        self.seed_recipe = QCheckBox("Use the seed's recipe")
-        self.seed_recipe.toggled.connect(self._seed_recipe_toggled)
-        self._seed_recipe_wanted = True  # the user's choice for seed models, kept across models
-        box.addWidget(self.seed_recipe)
+        self.writeup_recipe = QCheckBox("Use the write-up's recipe")
+        self.writeup_recipe.toggled.connect(self._writeup_recipe_toggled)
+        self._writeup_recipe_wanted = True  # the user's choice for write-up models, kept
+        box.addWidget(self.writeup_recipe)
         self._zoo: dict[str, Any] = {}  # name → ZooInfo, once known
         return box
 
@@ -238,7 +238,7 @@ class TrainForm(QWidget):
 
     def config(self) -> TrainConfig:
         """The run the form describes: the model's recipe, then every field on screen."""
-        base = new_run_config({"model": self.model_name}, seed_recipe=self.uses_seed_recipe,
+        base = new_run_config({"model": self.model_name}, writeup_recipe=self.uses_writeup_recipe,
                               device_type=self.device_type)
         return base.with_overrides(**{name: get() for name, (_, get, _) in self._fields.items()})
 
@@ -249,8 +249,8 @@ class TrainForm(QWidget):
         return self._auto_device_type if key == "auto" else device_type_of(key)
 
     @property
-    def uses_seed_recipe(self) -> bool:
-        return self.seed_recipe.isChecked()
+    def uses_writeup_recipe(self) -> bool:
+        return self.writeup_recipe.isChecked()
 
     def set_values(self, values: dict[str, Any]) -> None:
         """Fill fields from TrainConfig-style values (unknown keys are ignored)."""
@@ -269,7 +269,7 @@ class TrainForm(QWidget):
         recipe_keys = _recipe_keys() | {"compile"}  # the device's fast path sets compile
         keep = {k: get() for k, (_, get, _) in self._fields.items() if k not in recipe_keys}
         self._recipe_device_type = self.device_type
-        config = new_run_config({"model": self.model_name}, seed_recipe=self.uses_seed_recipe,
+        config = new_run_config({"model": self.model_name}, writeup_recipe=self.uses_writeup_recipe,
                                 device_type=self._recipe_device_type)
         self.set_values({**config.to_dict(), **keep})
 
@@ -277,19 +277,19 @@ class TrainForm(QWidget):
         if self._applying:
             return
         spec = get_spec(self.model_name)
-        self.seed_recipe.blockSignals(True)
-        self.seed_recipe.setEnabled(not spec.is_ours and bool(spec.recipe))
-        self.seed_recipe.setChecked(spec.is_ours
-                                    or (bool(spec.recipe) and self._seed_recipe_wanted))
-        self.seed_recipe.setToolTip(
+        self.writeup_recipe.blockSignals(True)
+        self.writeup_recipe.setEnabled(not spec.is_ours and bool(spec.recipe))
+        self.writeup_recipe.setChecked(spec.is_ours
+                                    or (bool(spec.recipe) and self._writeup_recipe_wanted))
+        self.writeup_recipe.setToolTip(
             "DigitLab's own models always train with the recipe they were tuned with."
             if spec.is_ours else f"Train with the settings of {spec.source}: "
             + (", ".join(f"{k}={v}" for k, v in spec.recipe.items()) or "none given"))
-        self.seed_recipe.blockSignals(False)
+        self.writeup_recipe.blockSignals(False)
         self.apply_model_recipe()
 
-    def _seed_recipe_toggled(self, checked: bool) -> None:
-        self._seed_recipe_wanted = checked
+    def _writeup_recipe_toggled(self, checked: bool) -> None:
+        self._writeup_recipe_wanted = checked
         self.apply_model_recipe()
 
     def _device_picked(self) -> None:
@@ -330,7 +330,7 @@ class TrainForm(QWidget):
             facts = "<span style='color:gray'>counting parameters…</span>"
         else:
             color = OK_COLOR if info.under_budget else BAD_COLOR
-            badge = "under 8k" if info.under_budget else f"over {BUDGET // 1000}k"
+            badge = "under 8k" if info.under_budget else f"over {PARAM_BUDGET // 1000}k"
             facts = (f"<b>{info.params:,}</b> params · RF {info.receptive_field} px · "
                      f"<span style='color:{color}'><b>{badge}</b></span>")
         self.model_info.setText(f"{facts}<br><span style='color:gray'>{spec.family} — "
@@ -355,7 +355,7 @@ class TrainForm(QWidget):
 
     def save(self, settings: QSettings) -> None:
         values = {name: get() for name, (_, get, _) in self._fields.items()}
-        values.update(model=self.model_name, seed_recipe=self.uses_seed_recipe,
+        values.update(model=self.model_name, writeup_recipe=self.uses_writeup_recipe,
                       recipe_device_type=self._recipe_device_type)
         settings.setValue(SETTINGS_KEY, json.dumps(values))
 
@@ -369,7 +369,9 @@ class TrainForm(QWidget):
         model = values.get("model")
         index = self.model_box.findData(model) if isinstance(model, str) else -1
         if index >= 0:
-            self._seed_recipe_wanted = bool(values.get("seed_recipe", True))
+            # "seed_recipe": the key's name in settings saved before write-ups were called so
+            wanted = values.get("writeup_recipe", values.get("seed_recipe", True))
+            self._writeup_recipe_wanted = bool(wanted)
             self.model_box.setCurrentIndex(index)  # applies the recipe, then saved values win
         self.set_values(values)
         if values.get("recipe_device_type") in ("cpu", "cuda", "mps"):

@@ -50,7 +50,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     rows = []
     for spec, info in zip(list_models(), zoo_table(), strict=True):
         rows.append([spec.name, spec.source, f"{info.params:,}", str(info.receptive_field),
-                     "yes" if info.params < 8000 else "no"])
+                     "yes" if info.under_budget else "no"])
     _print_table(rows, ["name", "from", "params", "RF", "<8k"])
     if args.verbose:
         print()
@@ -140,7 +140,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.data:
         overrides["data_dir"] = str(args.data)
     printer = ProgressPrinter(args.quiet)
-    config = new_run_config(overrides, seed_recipe=args.seed_recipe)
+    config = new_run_config(overrides, writeup_recipe=args.writeup_recipe)
     result = start_training(config, printer, resume=args.resume, name=args.name)
     last = result.history[-1] if result.history else None
     if last is not None:
@@ -239,11 +239,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a model (defaults: our best under 8k, fastest device)",
                        description="Train a zoo model. Unset options take the model's recipe for "
-                                   "the device (see --seed-recipe), then TrainConfig defaults.")
+                                   "the device (see --writeup-recipe), then TrainConfig defaults.")
     _add_config_options(p)
     p.add_argument("--data", type=Path, help="MNIST folder (default: DIGITLAB_DATA or user dir)")
-    p.add_argument("--seed-recipe", action="store_true",
-                   help="use the training settings the model's seed document used")
+    # "seed" alone means the random seed; the source documents are write-ups. The old flag stays.
+    p.add_argument("--writeup-recipe", "--seed-recipe", dest="writeup_recipe",
+                   action="store_true",
+                   help="use the training settings of the write-up the model comes from")
     p.add_argument("--resume", metavar="RUN", help="continue a stopped or interrupted run")
     p.add_argument("--name", default="", help="display name for the new run")
     p.add_argument("-q", "--quiet", action="store_true", help="only the per-epoch lines")

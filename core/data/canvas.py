@@ -17,11 +17,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-# Normalisation statistics of the MNIST training pixels (scaled to [0, 1]). Models whose file says
-# `digitlab.normalization = "mnist"` expect (x - MNIST_MEAN) / MNIST_STD.
-MNIST_MEAN = 0.1307
-MNIST_STD = 0.3081
-
+CANVAS_SIDE = 280  # the Draw tab's drawing square, in canvas units (strokes live in these)
 SIZE = 28  # output side
 BOX = 20  # the ink box's longer side after scaling, as in MNIST
 CENTRE = 14.0  # where the centre of mass lands, in pixel-index coordinates (MNIST's own mean)

@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from core.data.canvas import MNIST_MEAN, MNIST_STD, SIZE, canvas_to_mnist, ink_map
+from core.data.canvas import SIZE, canvas_to_mnist, ink_map
+from core.data.mnist import MNIST_MEAN, MNIST_STD
 from core.errors import ConfigError, ImageError
 from core.fileio import write_bytes_atomic
 from core.paths import my_digits_dir

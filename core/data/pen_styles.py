@@ -24,9 +24,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from core.data.canvas import MNIST_MEAN, MNIST_STD, canvas_to_mnist
+from core.data.canvas import CANVAS_SIDE as CANVAS
+from core.data.canvas import canvas_to_mnist
+from core.data.mnist import MNIST_MEAN, MNIST_STD
 
-CANVAS = 280  # the Draw tab's canvas side
 UPSAMPLE = 5  # skeleton pixels per MNIST pixel: a 2-px MNIST stroke is 10 px wide when thinned
 FRAME = 112  # side of the frame each digit is stroked in, before it is resized onto the canvas
 MAX_EXTENT = 0.9  # a digit's longer side never exceeds 90 % of the canvas

@@ -18,9 +18,9 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto
 
-from core.data.canvas import MNIST_MEAN, MNIST_STD
+from core.data.mnist import MNIST_MEAN, MNIST_STD
 from core.errors import ConfigError, ModelFileError
-from core.models.spec import BUDGET as PARAM_BUDGET  # under budget: fewer parameters than this
+from core.models.spec import PARAM_BUDGET  # under budget: fewer parameters than this
 
 NUM_CLASSES = 10
 NEEDED_INPUT = (

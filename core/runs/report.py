@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.models.spec import BUDGET
+from core.models.spec import PARAM_BUDGET
 from core.runs.store import RunRecord
 
 TARGET_ACCURACY = 99.4  # %
-PARAM_BUDGET = BUDGET
 EPOCH_BUDGET = 15
 
 

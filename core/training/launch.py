@@ -9,13 +9,13 @@ from core.training.config import TrainConfig
 from core.training.control import Reporter, TrainControl
 
 
-def new_run_config(overrides: dict[str, Any], seed_recipe: bool = False,
+def new_run_config(overrides: dict[str, Any], writeup_recipe: bool = False,
                    device_type: str | None = None) -> TrainConfig:
     """TrainConfig for a new run: defaults, the model's recipe, the device's fast path
     (core/fast.py), then the user's overrides.
 
-    Our own models always take their recipe (it is what they were tuned with); a seed model takes
-    its seed's recipe when `seed_recipe` is set, so the seed's results can be reproduced.
+    Our own models always take their recipe (it is what they were tuned with); a write-up's model
+    takes its write-up's recipe when `writeup_recipe` is set, so the write-up can be reproduced.
     `device_type` ("cpu", "cuda", "mps") names where it will train; None works it out from
     the overrides' device ("auto" asks torch, so the GUI passes the type it already knows).
     """
@@ -25,7 +25,7 @@ def new_run_config(overrides: dict[str, Any], seed_recipe: bool = False,
     model = str(overrides.get("model") or TrainConfig.model)
     spec = get_spec(model)
     config = TrainConfig(model=model)
-    if seed_recipe or spec.is_ours:
+    if writeup_recipe or spec.is_ours:
         config = config.with_overrides(**spec.recipe)
     if device_type is None:
         device_type = device_type_of(str(overrides.get("device") or config.device))

@@ -234,12 +234,12 @@ def test_resume_of_a_stopped_run_finishes_it(qtbot, tab: TrainTab) -> None:
 def test_form_choices_persist_and_models_apply_their_recipe(qtbot, tab: TrainTab) -> None:
     box = tab.form.model_box
     box.setCurrentIndex(box.findData("eva5-s4"))
-    assert tab.form.seed_recipe.isEnabled() and tab.form.seed_recipe.isChecked()
+    assert tab.form.writeup_recipe.isEnabled() and tab.form.writeup_recipe.isChecked()
     config = tab.form.config()
     assert (config.epochs, config.schedule, config.step_size) == (19, "step", 9)
-    tab.form.seed_recipe.setChecked(False)  # DigitLab's defaults instead
+    tab.form.writeup_recipe.setChecked(False)  # DigitLab's defaults instead
     assert (tab.form.config().epochs, tab.form.config().schedule) == (15, "onecycle")
-    tab.form.seed_recipe.setChecked(True)
+    tab.form.writeup_recipe.setChecked(True)
     tab.form.set_values({"seed": 42, "augment": 0.5})
     tab.form.save(tab.settings)
     again = TrainTab()

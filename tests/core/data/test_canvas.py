@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
-from core.data.canvas import MNIST_MEAN, MNIST_STD, canvas_to_mnist, ink_fraction
+from core.data.canvas import canvas_to_mnist, ink_fraction
+from core.data.mnist import MNIST_MEAN, MNIST_STD
 from tests.support.mnist_helpers import mnist_test_set, paint_digit
 
 YY, XX = np.mgrid[:28, :28]  # pixel-index coordinates of a 28×28 image

@@ -165,7 +165,7 @@ def test_score_classifier_with_a_real_onnx_session(store: MyDigits, tmp_path: Pa
 
 def test_score_run_records_the_result(store: MyDigits) -> None:
     torch = pytest.importorskip("torch")
-    from core.data.canvas import MNIST_MEAN, MNIST_STD
+    from core.data.mnist import MNIST_MEAN, MNIST_STD
     from core.models import build_model
     from core.runs.store import RunStore
     from core.training.checkpoints import save_checkpoint

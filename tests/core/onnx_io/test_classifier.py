@@ -9,7 +9,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from core.data.canvas import MNIST_MEAN, MNIST_STD
+from core.data.mnist import MNIST_MEAN, MNIST_STD
 from core.errors import ConfigError, ModelFileError
 from core.onnx_io.classifier import DigitClassifier, Prediction
 

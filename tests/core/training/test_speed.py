@@ -21,8 +21,8 @@ def test_cuda_recipe_scales_batch_and_lr_for_our_models_only() -> None:
     assert (cpu.batch_size, ours.batch_size) == (128, 512)
     assert ours.lr == pytest.approx(cpu.lr * 2)
     assert ours.compile and cpu.compile and ours.amp
-    seed = new_run_config({"model": "s6-model1"}, seed_recipe=True, device_type="cuda")
-    seed_cpu = new_run_config({"model": "s6-model1"}, seed_recipe=True, device_type="cpu")
+    seed = new_run_config({"model": "s6-model1"}, writeup_recipe=True, device_type="cuda")
+    seed_cpu = new_run_config({"model": "s6-model1"}, writeup_recipe=True, device_type="cpu")
     assert (seed.batch_size, seed.lr) == (seed_cpu.batch_size, seed_cpu.lr)  # as the seed wrote it
     assert seed.compile  # compiling changes no result, so every model gets it
 
