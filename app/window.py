@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import sys
 from importlib import metadata
+from typing import Any
 
-from PySide6.QtCore import QByteArray, Slot
+from PySide6.QtCore import QByteArray, Qt, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
 
@@ -132,15 +133,53 @@ class MainWindow(QMainWindow):
             self.resize(1280, 820)
         self.tabs.setCurrentIndex(int(s.value("window/tab", 0)))
 
+    SHUTDOWN_TIMEOUT_S = 15.0  # per tab: a batch, an epoch's checkpoint, an export finishing
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.train_tab.is_training and not self.confirm_stop_training():
+            event.ignore()
+            return
         if self.train_tab.is_training:
             self.statusBar().showMessage("Stopping training…")
-        self.train_tab.shutdown()  # asks the worker to stop and waits for its thread
-        self.compare_tab.shutdown()  # waits for a scoring or export job
+            self.repaint()
+        still_running = [name for name, tab in self._tabs_with_jobs()
+                         if not tab.shutdown(self.SHUTDOWN_TIMEOUT_S)]
+        if still_running:
+            # Quitting now would kill their threads mid-write: keep the window and say so.
+            event.ignore()
+            self.tell_still_running(still_running)
+            return
         s = app_settings()
         s.setValue("window/geometry", self.saveGeometry())
         s.setValue("window/tab", self.tabs.currentIndex())
         event.accept()
+
+    def _tabs_with_jobs(self) -> list[tuple[str, Any]]:
+        """Tabs whose `shutdown(timeout) -> bool` joins their own background jobs."""
+        tabs = (("Train", self.train_tab), ("Compare", self.compare_tab), ("Draw", self.draw_tab))
+        return [(name, tab) for name, tab in tabs if hasattr(tab, "shutdown")]
+
+    # The two dialogs of closing; tests replace them.
+    def confirm_stop_training(self) -> bool:
+        """Asked when the window closes mid-run: True = stop the run and quit."""
+        box = QMessageBox(QMessageBox.Icon.Question, "A run is training",
+                          "Training is still running. Stop it and quit?\n\nThe run keeps every "
+                          "finished epoch: resume it later from the Compare tab.",
+                          QMessageBox.StandardButton.Cancel, self)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        stop = box.addButton("Stop and quit", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return box.clickedButton() is stop
+
+    def tell_still_running(self, tabs: list[str]) -> None:
+        names = " and ".join(f"the {name} tab" for name in tabs)
+        box = QMessageBox(QMessageBox.Icon.Warning, "Still finishing",
+                          f"Background work in {names} did not stop in time. The window stays "
+                          f"open so nothing is cut off half-written; close it again in a moment.",
+                          QMessageBox.StandardButton.Ok, self)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.exec()
 
 
 def about_text(devices: list[str] | None = None) -> str:

@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from app.shared.jobs import FunctionWorker, run_in_thread
+from app.shared.jobs import JobRunner
 from core.errors import DigitLabError
 from core.fileio import write_bytes_atomic
 from core.paths import exports_dir
@@ -37,8 +37,7 @@ class RunActions(QObject):
                  listed: Callable[[], list[RunRecord]], parent: QWidget) -> None:
         super().__init__(parent)
         self.store, self._selected, self._listed, self._parent = store, selected, listed, parent
-        self._job: FunctionWorker | None = None
-        self._job_done: Callable[[Any], None] = lambda result: None
+        self.jobs = JobRunner(self)  # scoring or an export: one at a time
 
         self.resume = self._action("Resume", "Continue a stopped or interrupted run in the Train "
                                    "tab.", self.resume_selected)
@@ -70,7 +69,7 @@ class RunActions(QObject):
         """Called by the tab whenever the selection (or a run's state) changes."""
         records = self._selected()
         one = records[0] if len(records) == 1 else None
-        idle = self._job is None
+        idle = not self.jobs.busy
         training = any(r.effective_status == "running" for r in records)
         self.resume.setEnabled(one is not None and one.resumable)
         self.rename.setEnabled(one is not None)
@@ -209,26 +208,18 @@ class RunActions(QObject):
         self._start_job(export, done, f"Exporting {records[0].name} to ONNX…")
 
     def _start_job(self, fn: Callable[[], Any], done: Callable[[Any], None], what: str) -> None:
-        if self._job is not None:
+        if self.jobs.busy:
             return
-        self._job_done = done
         self.status_message.emit(what)
-        # Bound slots of this GUI-thread object, not lambdas: the connections are then queued,
-        # so the callbacks run on the GUI thread.
-        self._job = run_in_thread(fn, on_result=self._job_succeeded, on_error=self._job_failed)
+
+        def succeeded(result: Any) -> None:
+            self.update_enabled()
+            done(result)
+
+        self.jobs.start(fn, on_done=succeeded, on_error=self._job_failed)
         self.update_enabled()
 
-    # Exactly one of the two runs per job, connected before the thread starts so never missed;
-    # app.shared.jobs keeps the thread object alive until it has been joined.
-    @Slot(object)
-    def _job_succeeded(self, result: Any) -> None:
-        self._job = None
-        self.update_enabled()
-        self._job_done(result)
-
-    @Slot(object)
     def _job_failed(self, error: BaseException) -> None:
-        self._job = None
         self.update_enabled()
         # A user-fixable error says what to do; anything else is a bug, named as such.
         text = (str(error) if isinstance(error, DigitLabError)
@@ -236,10 +227,7 @@ class RunActions(QObject):
         self._warn("Something went wrong", text)
 
     def is_busy(self) -> bool:
-        return self._job is not None
-
-    def wait(self, timeout_ms: int) -> bool:
-        return self._job is None or self._job.wait(timeout_ms)
+        return self.jobs.busy
 
     # -- dialogs (tests replace these two) ------------------------------------------------------
     def _confirm(self, title: str, text: str) -> bool:

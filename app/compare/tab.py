@@ -292,6 +292,7 @@ class CompareTab(QWidget):
         """True while scoring or an ONNX export runs in a worker thread."""
         return self.actions.is_busy()
 
-    def shutdown(self, timeout_ms: int = 30_000) -> bool:
-        """For the window's close: wait for a scoring or export job. False if it still runs."""
-        return self.actions.wait(timeout_ms)
+    def shutdown(self, timeout: float = 30.0) -> bool:
+        """For the window's close: wait up to `timeout` s for a scoring or export job (they
+        cannot be interrupted half-way). False if it still runs."""
+        return self.actions.jobs.shutdown(timeout)

@@ -1,301 +1,234 @@
-"""QThread adapters: run a core function in its own thread and hear back through Qt signals.
+"""The one way app/ runs work in the background, shaped after Orange3's `ConcurrentMixin`.
 
-Shaped after napari's workers. Every worker is a `QThread` whose `run()` calls `work()` and then
-emits exactly one of `returned(result)`, `errored(exception)` or `aborted()`, followed by the
-thread's own `finished()`; long work may also emit `yielded(value)` on the way. Workers emit plain
-Python data (dataclasses, numbers, numpy arrays), never torch tensors or widgets.
+A widget owns a `JobRunner` and starts plain functions on it. Each job runs in its own QThread;
+what it returns, raises or reports reaches the widget's callbacks on the GUI thread, through
+queued Qt signals, so the callbacks may touch widgets (lambdas are fine too):
 
-The worker object lives in the GUI thread, so signals emitted from `run()` reach `@Slot` methods
-of GUI objects through queued connections: they run on the GUI thread, where widgets may be
-touched. `start()` keeps the worker alive in `_LIVE` until its thread has ended, so dropping the
-last Python reference to a running worker cannot destroy a running QThread (Qt aborts on that).
+    self.jobs = JobRunner(self)                      # parent: the owning widget
+    self.jobs.start(evaluate_run, run_id, on_done=self._show, on_error=self._failed)
+    ...
+    self.jobs.shutdown(timeout=10.0)                 # on close: False if a job would not stop
 
-    worker = run_in_thread(evaluate_run, run, on_result=self._show, on_error=self._fail)
+The API:
+- `start(fn, *args, on_done=, on_error=, on_progress=, on_partial_result=, on_cancelled=)`
+  runs `fn(*args)` in a new thread. One job at a time per runner: `start` first cancels the job
+  still running (its outcome is then reported as cancelled). Two things at once: two runners.
+- If `fn` has a parameter named `state`, it gets a `JobState` as that keyword. Through it the
+  function reports progress (`state.set_progress(value)` → `on_progress(value)`: a status line,
+  bytes downloaded) and pieces of its result (`state.set_partial_result(value)` →
+  `on_partial_result(value)`: metrics as they come), and checks
+  `state.is_interruption_requested()` between steps. Such a function knows nothing of Qt, so it
+  is tested without a thread (pass any object with those three methods).
+- Exactly one of `on_done(result)`, `on_error(exception)` or `on_cancelled()` runs per job, once
+  its thread has ended and been joined. A job cancelled (by `cancel()` or a newer `start()`)
+  reports `on_cancelled()` however it ended, and its later progress is dropped. An error with no
+  `on_error` goes to `sys.excepthook` (printed; a failing test under pytest-qt).
+- `cancel()` asks without waiting. `busy` is True while a job started here has not ended.
+- `shutdown(timeout)` cancels and waits up to `timeout` seconds in all; True when every thread of
+  this runner has ended. Callbacks of jobs ended this way are not called (the owner is going
+  away). `shutdown_all(runners, timeout)` does it for several runners under one deadline.
+- `live_job_threads()`: job threads (of any runner) that are still running or not yet joined;
+  the test suite fails a test that leaves one running.
 
-torch is never imported here: work functions import it inside the thread.
+Work functions emit plain Python data (dataclasses, numbers, numpy arrays), never widgets.
+torch is never imported here: work functions import it inside their thread.
 """
 
 from __future__ import annotations
 
+import inspect
+import sys
 import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QThread, Signal, Slot
+import shiboken6
+from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from core.errors import ConfigError, DatasetError
-from core.training.config import TrainConfig
-from core.training.control import Reporter, TrainControl
-from core.training.metrics import EpochMetrics, StartInfo, StepMetrics
-
-_LIVE: set[WorkerBase] = set()  # started and not yet joined; see the module docstring
+# A QThread object destroyed while its thread runs aborts the whole process, so every job thread
+# is held here from start until joined: dropping a runner (or its widget) can never do that.
+_UNJOINED: set[_JobThread] = set()
 
 
-def live_workers() -> list[WorkerBase]:
-    """Workers whose threads have not been joined yet (tests check that none leak)."""
-    return list(_LIVE)
+def live_job_threads() -> list[QThread]:
+    """Job threads not yet joined (running, or ended with their outcome still queued)."""
+    return list(_UNJOINED)
 
 
-class WorkerBase(QThread):
-    """Runs `work()` in a thread. Subclasses override `work`; callers connect the signals."""
+class JobState:
+    """What a work function gets as `state`: report progress, hear about interruption.
 
-    yielded = Signal(object)  # intermediate results of GeneratorWorker
-    returned = Signal(object)  # work()'s return value
-    errored = Signal(object)  # the exception work() raised (its __traceback__ is kept)
-    aborted = Signal()  # work() ended after request_abort(); its result is dropped
+    Its methods may be called from the job's thread; values cross to the GUI thread queued.
+    """
 
     def __init__(self) -> None:
-        # No Qt parent: a parent widget being deleted must never delete a running thread.
-        super().__init__()
-        self._abort = threading.Event()
-        # Queued (the worker object lives in the GUI thread), so this runs after the thread ended.
-        self.finished.connect(self._join)
+        self._interrupt = threading.Event()
+        self._progress: Callable[[object], None] = lambda value: None
+        self._partial: Callable[[object], None] = lambda value: None
 
-    def work(self) -> Any:
-        raise NotImplementedError
+    def set_progress(self, value: object) -> None:
+        """How far the work is: any plain value (a status line, a (done, total) pair)."""
+        self._progress(value)
 
-    def request_abort(self) -> None:
-        """Ask the work to end early; it will emit `aborted` instead of `returned`."""
-        self._abort.set()
+    def set_partial_result(self, value: object) -> None:
+        """A piece of the result, usable before the whole (metrics of one epoch)."""
+        self._partial(value)
+
+    def is_interruption_requested(self) -> bool:
+        """True once the job was cancelled: stop soon (raise or return, either is fine)."""
+        return self._interrupt.is_set()
+
+
+@dataclass
+class _Callbacks:
+    on_done: Callable[[Any], None] | None = None
+    on_error: Callable[[BaseException], None] | None = None
+    on_progress: Callable[[Any], None] | None = None
+    on_partial_result: Callable[[Any], None] | None = None
+    on_cancelled: Callable[[], None] | None = None
+
+
+class _JobThread(QThread):
+    """One job. The object lives in the GUI thread, so its slots below run there: signals
+    emitted from `run()` reach them queued, in the order they were emitted."""
+
+    _progress = Signal(object)
+    _partial = Signal(object)
+
+    def __init__(self, runner: JobRunner, call: Callable[[], Any], state: JobState,
+                 callbacks: _Callbacks) -> None:
+        super().__init__()  # no Qt parent: deleting a widget must never delete a running thread
+        self._runner, self._call, self.state, self._callbacks = runner, call, state, callbacks
+        self._outcome: tuple[str, Any] = ("cancelled", None)
+        self._joined = False
+        self._silent = False  # set by shutdown(): the owner is going away, report nothing
+        state._progress = self._progress.emit
+        state._partial = self._partial.emit
+        self._progress.connect(self._deliver_progress)
+        self._partial.connect(self._deliver_partial)
+        self.finished.connect(self.join)  # queued: runs once the thread has (nearly) ended
 
     @property
-    def abort_requested(self) -> bool:
-        return self._abort.is_set()
-
-    def start(self) -> None:  # type: ignore[override]
-        _LIVE.add(self)
-        super().start()
+    def cancelled(self) -> bool:
+        return self.state.is_interruption_requested()
 
     def run(self) -> None:
         try:
-            result = self.work()
-        except BaseException as error:  # every failure must reach the GUI
-            if self.abort_requested:  # the error is how the work obeyed the request
-                self.aborted.emit()
-            else:
-                self.errored.emit(error)
-            return
-        if self.abort_requested:
-            self.aborted.emit()
-        else:
-            self.returned.emit(result)
+            self._outcome = ("done", self._call())
+        except BaseException as error:  # every failure must reach the GUI, traceback kept
+            self._outcome = ("error", error)
+
+    def _may_report(self) -> bool:
+        # The runner is a child of its widget: once Qt deleted them, nobody is left to tell.
+        return not self._silent and shiboken6.isValid(self._runner)
+
+    @Slot(object)
+    def _deliver_progress(self, value: object) -> None:
+        if not self.cancelled and self._may_report() and self._callbacks.on_progress:
+            self._callbacks.on_progress(value)
+
+    @Slot(object)
+    def _deliver_partial(self, value: object) -> None:
+        if not self.cancelled and self._may_report() and self._callbacks.on_partial_result:
+            self._callbacks.on_partial_result(value)
 
     @Slot()
-    def _join(self) -> None:
-        # `finished` is emitted from inside the thread just before it ends: wait for the end so
-        # that releasing the object below cannot destroy a thread that still runs.
+    def join(self) -> None:
+        """Wait for the thread's very end, release it, then report its outcome (once)."""
+        if self._joined:
+            return
         self.wait()
-        _LIVE.discard(self)
+        self._joined = True
+        _UNJOINED.discard(self)
+        if shiboken6.isValid(self._runner):
+            self._runner._ended(self)
+        if not self._may_report():
+            return
+        kind, value = self._outcome
+        cb = self._callbacks
+        if self.cancelled or kind == "cancelled":
+            if cb.on_cancelled:
+                cb.on_cancelled()
+        elif kind == "done":
+            if cb.on_done:
+                cb.on_done(value)
+        elif cb.on_error:
+            cb.on_error(value)
+        else:
+            sys.excepthook(type(value), value, value.__traceback__)
 
 
-class Aborted(Exception):
-    """Raised inside work() to end it after `request_abort()`."""
+def _wants_state(fn: Callable[..., Any]) -> bool:
+    try:
+        return "state" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # builtins without a signature
+        return False
 
 
-class FunctionWorker(WorkerBase):
-    """Calls `fn(*args, **kwargs)` in the thread; `returned` carries its result."""
+class JobRunner(QObject):
+    """Runs one background job at a time for the widget that owns it (see the module docstring)."""
 
-    def __init__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        super().__init__()
-        self._call = (fn, args, kwargs)
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._current: _JobThread | None = None
+        self._threads: list[_JobThread] = []  # started here, not yet joined (cancelled too)
 
-    def work(self) -> Any:
-        fn, args, kwargs = self._call
-        return fn(*args, **kwargs)
-
-
-class GeneratorWorker(WorkerBase):
-    """Iterates a generator in the thread: each value is `yielded`; abort is checked between."""
-
-    def __init__(self, gen_fn: Callable[..., Generator[Any, None, Any]], *args: Any,
-                 **kwargs: Any) -> None:
-        super().__init__()
-        self._call = (gen_fn, args, kwargs)
-
-    def work(self) -> Any:
-        gen_fn, args, kwargs = self._call
-        gen = gen_fn(*args, **kwargs)
-        while True:
-            if self.abort_requested:
-                gen.close()
-                raise Aborted
-            try:
-                value = next(gen)
-            except StopIteration as stop:
-                return stop.value
-            self.yielded.emit(value)
-
-
-def run_in_thread(fn: Callable[..., Any], *args: Any,
-                  on_result: Callable[[Any], None] | None = None,
-                  on_error: Callable[[BaseException], None] | None = None,
-                  **kwargs: Any) -> FunctionWorker:
-    """Start `fn(*args, **kwargs)` in a new thread and return its (already started) worker.
-
-    Pass bound `@Slot` methods of GUI objects as callbacks: they run on the GUI thread.
-    """
-    worker = FunctionWorker(fn, *args, **kwargs)
-    if on_result is not None:
-        worker.returned.connect(on_result)
-    if on_error is not None:
-        worker.errored.connect(on_error)
-    worker.start()
-    return worker
-
-
-class Jobs:
-    """The short workers a widget started (previews, evaluations, exports), for its shutdown."""
-
-    def __init__(self) -> None:
-        self._workers: list[WorkerBase] = []
-
-    def start(self, worker: WorkerBase) -> WorkerBase:
-        self._workers = [w for w in self._workers if not w.isFinished()]
-        self._workers.append(worker)
-        worker.start()
-        return worker
+    def start(self, fn: Callable[..., Any], *args: Any,
+              on_done: Callable[[Any], None] | None = None,
+              on_error: Callable[[BaseException], None] | None = None,
+              on_progress: Callable[[Any], None] | None = None,
+              on_partial_result: Callable[[Any], None] | None = None,
+              on_cancelled: Callable[[], None] | None = None) -> None:
+        """Cancel the running job, if any, and run `fn(*args)` (plus `state=`) in a new thread."""
+        self.cancel()
+        state = JobState()
+        kwargs = {"state": state} if _wants_state(fn) else {}
+        thread = _JobThread(self, lambda: fn(*args, **kwargs), state,
+                            _Callbacks(on_done, on_error, on_progress, on_partial_result,
+                                       on_cancelled))
+        self._current = thread
+        self._threads.append(thread)
+        _UNJOINED.add(thread)
+        thread.start()
 
     @property
     def busy(self) -> bool:
-        return any(not w.isFinished() for w in self._workers)
+        """A job started here has not ended yet (a cancelled one still finishing counts)."""
+        return bool(self._threads)
 
-    def join(self) -> None:
-        """Ask each to end early and wait for all of them."""
-        for worker in self._workers:
-            worker.request_abort()
-        for worker in self._workers:
-            worker.wait()
+    def cancel(self) -> None:
+        """Ask the running job to stop; do not wait. Its outcome will read as cancelled."""
+        if self._current is not None:
+            self._current.state._interrupt.set()
+            self._current = None
 
+    def shutdown(self, timeout: float = 30.0) -> bool:
+        """Cancel, then wait up to `timeout` s for every thread of this runner; True if all
+        ended. No callback runs for the jobs ended here."""
+        return shutdown_all([self], timeout)
 
-# --- training -----------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class TrainOutcome:
-    """What the GUI keeps of a finished run (the torch model stays in the worker thread)."""
-
-    run_id: str
-    status: str  # "completed" | "stopped"
-    epochs_done: int
-    history: tuple[EpochMetrics, ...]
-
-
-STEP_FLUSH_S = 1 / 30  # at most ~30 step batches a second cross to the GUI
+    def _ended(self, thread: _JobThread) -> None:
+        if thread in self._threads:
+            self._threads.remove(thread)
+        if self._current is thread:
+            self._current = None
 
 
-class _SignalReporter(Reporter):
-    """Turns the trainer's calls into the TrainWorker's signals, coalescing step metrics."""
-
-    def __init__(self, worker: TrainWorker) -> None:
-        self.worker = worker
-        self.run_id = ""
-        self._pending: list[StepMetrics] = []
-        self._last_flush = 0.0
-        self._last_download = 0.0
-
-    def status(self, text: str) -> None:
-        self.worker.status.emit(text)
-
-    def download(self, what: str, done: int, total: int) -> None:
-        now = time.monotonic()
-        if done == total or now - self._last_download >= 0.1:
-            self._last_download = now
-            self.worker.download.emit(what, done, total)
-
-    def started(self, info: StartInfo) -> None:
-        self.run_id = info.run_id
-        self.worker.run_started.emit(info)
-
-    def step(self, metrics: StepMetrics) -> None:
-        self._pending.append(metrics)
-        if time.monotonic() - self._last_flush >= STEP_FLUSH_S:
-            self.flush()
-
-    def epoch(self, metrics: EpochMetrics) -> None:
-        self.flush()
-        self.worker.epoch_done.emit(metrics)
-
-    def flush(self) -> None:
-        if self._pending:
-            self.worker.steps.emit(self._pending)
-            self._pending = []
-        self._last_flush = time.monotonic()
-
-
-class TrainWorker(WorkerBase):
-    """One training run (new, or `resume` of a stored one): `core.training.launch.start_training`.
-
-    `control` pauses and stops it from the GUI thread; the trainer checks it between batches.
-    """
-
-    run_started = Signal(object)  # StartInfo
-    steps = Signal(object)  # list[StepMetrics], coalesced
-    epoch_done = Signal(object)  # EpochMetrics
-    status = Signal(str)
-    download = Signal(str, int, int)  # what, bytes done, bytes total (0 = unknown)
-
-    def __init__(self, config: TrainConfig | None, *, resume: str | None = None) -> None:
-        super().__init__()
-        self.config, self.resume = config, resume
-        self.control = TrainControl()
-
-    def request_abort(self) -> None:
-        super().request_abort()
-        self.control.request_stop()
-
-    def work(self) -> TrainOutcome:
-        from core.training.launch import start_training
-
-        reporter = _SignalReporter(self)
-        try:
-            result = start_training(self.config or TrainConfig(), reporter, self.control,
-                                    resume=self.resume)
-        except Exception as error:
-            if type(error).__name__ == "OutOfMemoryError":  # torch.cuda.OutOfMemoryError
-                _free_gpu_memory()
-                raise ConfigError("The GPU ran out of memory. Lower the batch size, or train on "
-                                  "the CPU.") from error
-            raise
-        finally:
-            reporter.flush()
-        return TrainOutcome(reporter.run_id, result.status, result.epochs_done,
-                            tuple(result.history))
-
-
-def _free_gpu_memory() -> None:
-    import torch
-
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-
-
-# --- fetching MNIST -----------------------------------------------------------------------------
-
-class FetchWorker(WorkerBase):
-    """Downloads MNIST into `folder`; `request_abort()` cancels within one 64 KB chunk."""
-
-    progress = Signal(str, int, int)  # file name, bytes done, bytes total (0 = unknown)
-
-    def __init__(self, folder: Path) -> None:
-        super().__init__()
-        self.folder = Path(folder)
-        self._last = 0.0
-
-    def _progress(self, what: str, done: int, total: int) -> None:
-        if self.abort_requested:
-            # Raised inside the download loop: core deletes the partial file on its way out.
-            raise Aborted
-        now = time.monotonic()
-        if done == total or now - self._last >= 0.1:
-            self._last = now
-            self.progress.emit(what, done, total)
-
-    def work(self) -> Path:
-        from core.data.mnist import fetch_mnist, find_mnist_files
-
-        folder = fetch_mnist(self.folder, self._progress, lambda: self.abort_requested)
-        if find_mnist_files(folder) is None:
-            raise DatasetError(f"Fetching finished but the MNIST files are not in {folder}.")
-        return folder
+def shutdown_all(runners: Iterable[JobRunner], timeout: float = 30.0) -> bool:
+    """`shutdown` for several runners under one deadline: all are cancelled first, then joined."""
+    runners = list(runners)
+    for runner in runners:
+        runner.cancel()
+    deadline = time.monotonic() + timeout
+    ended = True
+    for runner in runners:
+        for thread in list(runner._threads):
+            thread._silent = True
+            left_ms = max(0, int((deadline - time.monotonic()) * 1000))
+            if thread.wait(left_ms):
+                thread.join()
+            else:
+                ended = False
+    return ended

@@ -1,7 +1,7 @@
 """The strip shown when MNIST is not on this computer: fetch it, or point at a folder that has it.
 
 The chosen folder is remembered in QSettings ("train/data_dir") and becomes `TrainConfig.data_dir`.
-Fetching runs in a `FetchWorker` with a progress bar and a Cancel button.
+Fetching runs as a job (`fetch_job`) with a progress bar and a Cancel button.
 """
 
 from __future__ import annotations
@@ -19,11 +19,40 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.shared.jobs import FetchWorker
+from app.shared.jobs import JobRunner
+from app.train.training_job import DOWNLOAD_EVERY_S, Download, ProgressState
 from core.data.mnist import describe_missing, find_mnist_files
+from core.errors import DatasetError
 from core.paths import default_data_dir
 
 DATA_DIR_KEY = "train/data_dir"
+
+
+def fetch_job(folder: Path, *, state: ProgressState) -> Path:
+    """Download MNIST into `folder` (a job: torchvision is imported in its thread).
+
+    Progress arrives as `Download`s, at most ten a second; a cancel takes effect within one 64 KB
+    chunk (core deletes the partial file on the way out).
+    """
+    import time
+
+    from core.data.mnist import fetch_mnist
+
+    last = 0.0
+
+    def progress(what: str, done: int, total: int) -> None:
+        nonlocal last
+        if state.is_interruption_requested():
+            raise DatasetError("Fetching MNIST was cancelled.")
+        now = time.monotonic()
+        if done == total or now - last >= DOWNLOAD_EVERY_S:
+            last = now
+            state.set_progress(Download(what, done, total))
+
+    folder = fetch_mnist(folder, progress, state.is_interruption_requested)
+    if find_mnist_files(folder) is None:
+        raise DatasetError(f"Fetching finished but the MNIST files are not in {folder}.")
+    return folder
 
 
 def chosen_data_dir(settings: QSettings) -> str:
@@ -67,7 +96,7 @@ class DataBanner(QFrame):
         self.choose_button.setToolTip("A folder holding the four MNIST IDX files (gzipped or not)")
         self.choose_button.clicked.connect(self.choose_folder)
         layout.addWidget(self.choose_button)
-        self.worker: FetchWorker | None = None
+        self.jobs = JobRunner(self)
         self.folder = Path(chosen_data_dir(settings) or default_data_dir())
         self.check()
 
@@ -89,51 +118,41 @@ class DataBanner(QFrame):
 
     @Slot()
     def fetch(self) -> None:
-        if self.worker is not None:
+        if self.jobs.busy:
             return
-        self.worker = FetchWorker(self.folder)
-        self.worker.progress.connect(self._progress)
-        self.worker.returned.connect(self._fetched)
-        self.worker.errored.connect(self._failed)
-        self.worker.aborted.connect(self._cancelled)
-        self.worker.finished.connect(self._worker_done)
         self.progress.setRange(0, 0)  # busy until the first byte counts arrive
         self.progress_text.setText("Connecting…")
         self._set_busy(True)
-        self.worker.start()
+        self.jobs.start(fetch_job, self.folder, on_done=self._fetched, on_error=self._failed,
+                        on_progress=self._progress, on_cancelled=self._cancelled)
 
     @Slot()
     def cancel(self) -> None:
-        if self.worker is not None:
-            self.worker.request_abort()
+        if self.jobs.busy:
+            self.jobs.cancel()
             self.progress_text.setText("Cancelling…")
 
-    @Slot(str, int, int)
-    def _progress(self, what: str, done: int, total: int) -> None:
+    def _progress(self, download: Download) -> None:
+        what, done, total = download.what, download.done, download.total
         if total > 0:
             self.progress.setRange(0, total)
             self.progress.setValue(done)
         size = f" of {total / 1e6:.1f}" if total else ""
         self.progress_text.setText(f"{what.removesuffix('.gz')}: {done / 1e6:.1f}{size} MB")
 
-    @Slot(object)
     def _fetched(self, folder: Path) -> None:
+        self._set_busy(False)
         self.status_message.emit(f"MNIST is ready in {folder}.")
         self.check()
         self.data_ready.emit(str(self.folder))
 
-    @Slot(object)
     def _failed(self, error: BaseException) -> None:
+        self._set_busy(False)
         self.text.setText(f"<b>Fetching MNIST failed.</b> {error}")
 
-    @Slot()
     def _cancelled(self) -> None:
-        self.status_message.emit("Fetching MNIST was cancelled.")
-
-    @Slot()
-    def _worker_done(self) -> None:
-        self.worker = None
         self._set_busy(False)
+        self.status_message.emit("Fetching MNIST was cancelled.")
 
     def _set_busy(self, busy: bool) -> None:
         self.progress.setVisible(busy)
@@ -165,7 +184,6 @@ class DataBanner(QFrame):
         self.data_ready.emit(folder)
         return True
 
-    def shutdown(self) -> None:
-        if self.worker is not None:
-            self.worker.request_abort()
-            self.worker.wait()
+    def shutdown(self, timeout: float = 10.0) -> bool:
+        """Cancel a fetch and wait up to `timeout` s for it to end; False if it did not."""
+        return self.jobs.shutdown(timeout)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.shared.jobs import FunctionWorker
+from app.shared.jobs import JobRunner
 from app.shared.style import BAD_COLOR, OK_COLOR
 
 COLUMNS = ("Layer", "Type", "Output shape", "Params", "RF", "Jump")
@@ -50,12 +50,9 @@ class LayersDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-        self.worker = FunctionWorker(model_summary, model)
-        self.worker.returned.connect(self._show)
-        self.worker.errored.connect(self._failed)
-        self.worker.start()
+        self.jobs = JobRunner(self)
+        self.jobs.start(model_summary, model, on_done=self._show, on_error=self._failed)
 
-    @Slot(object)
     def _show(self, summary: Any) -> None:  # ModelSummary
         self.table.setRowCount(len(summary.rows))
         for r, row in enumerate(summary.rows):
@@ -79,10 +76,5 @@ class LayersDialog(QDialog):
             f"receptive field {summary.receptive_field} px, jump {summary.jump}"
             f"{' · global pooling' if summary.global_pool else ''}")
 
-    @Slot(object)
     def _failed(self, error: BaseException) -> None:
         self.header.setText(f"Could not build the model: {error}")
-
-    def done(self, result: int) -> None:  # closing waits for the (short) build: no stray thread
-        self.worker.wait()
-        super().done(result)

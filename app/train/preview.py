@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from app.shared.jobs import FunctionWorker
+from app.shared.jobs import JobRunner
 from app.shared.style import series_color
 from app.train.form import SCHEDULE_NAMES
 from core.training.config import TrainConfig, lr_curve
@@ -137,7 +137,7 @@ class AugmentationPreview(QWidget):
         self.note.setWordWrap(True)
         self.note.setStyleSheet("color: gray")
         layout.addWidget(self.note)
-        self.worker: FunctionWorker | None = None
+        self.jobs = JobRunner(self)
         self._pending: GridRequest | None = None
         self._shown: GridRequest | None = None
         self.last_grid: np.ndarray | None = None
@@ -156,7 +156,7 @@ class AugmentationPreview(QWidget):
         if wanted == self._shown:
             return
         self._pending = wanted
-        if self.worker is None:
+        if not self.jobs.busy:
             self._start_next()
 
     def _start_next(self) -> None:
@@ -164,14 +164,9 @@ class AugmentationPreview(QWidget):
         if request is None:
             return
         self.note.setText("Drawing augmented samples…")
-        self.worker = FunctionWorker(augmentation_grid, request)
-        self.worker.returned.connect(self._show)
-        self.worker.errored.connect(self._failed)
-        self.worker.finished.connect(self._worker_done)
         self._requested = request
-        self.worker.start()
+        self.jobs.start(augmentation_grid, request, on_done=self._show, on_error=self._failed)
 
-    @Slot(object)
     def _show(self, grid: np.ndarray) -> None:
         self.last_grid = grid
         self._shown = self._requested
@@ -181,20 +176,18 @@ class AugmentationPreview(QWidget):
                            f"stroke jitter {r.stroke:g} · aspect jitter {r.aspect:g}")
         self.note.setText("Top row: training digits as stored. Below: three random draws of "
                           "what the network sees at this strength.")
+        self._start_next()  # the newest request that arrived meanwhile, if any
 
-    @Slot(object)
     def _failed(self, error: BaseException) -> None:
         self.image.clear()
         self.note.setText(f"Could not draw the augmentation preview: {error}")
-
-    @Slot()
-    def _worker_done(self) -> None:
-        if self.worker is not None:
-            self.worker.wait()
-        self.worker = None
         self._start_next()
 
-    def shutdown(self) -> None:
+    def cancel_pending(self) -> None:
+        """Forget requests not started yet (the one drawing now still finishes)."""
         self._pending = None
-        if self.worker is not None:
-            self.worker.wait()
+
+    def shutdown(self, timeout: float = 10.0) -> bool:
+        """Drop waiting requests and wait up to `timeout` s for the one drawing now."""
+        self.cancel_pending()
+        return self.jobs.shutdown(timeout)

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.shared.jobs import FunctionWorker, Jobs
+from app.shared.jobs import JobRunner, shutdown_all
 from app.shared.style import BAD_COLOR, SERIES_COLORS
 from app.train.preview import gray_pixmap
 
@@ -223,7 +223,8 @@ class ResultsView(QWidget):
         layout.addWidget(self.gallery, 2)
         self.results: RunResults | None = None
         self.run_id = ""
-        self.jobs = Jobs()
+        self.evaluation = JobRunner(self)  # one at a time: a newer run replaces the older
+        self.exports = JobRunner(self)
         self._exported: dict[str, str] = {}  # run id → .onnx written this session
         self.clear()
 
@@ -243,10 +244,8 @@ class ResultsView(QWidget):
         """Evaluate `run_id`'s best checkpoint in a worker, then show it."""
         self.run_id = run_id
         self.clear("Evaluating the best checkpoint on the test set…")
-        worker = FunctionWorker(run_results, run_id)
-        worker.returned.connect(self.show_results)
-        worker.errored.connect(self._evaluation_failed)
-        self.jobs.start(worker)
+        self.evaluation.start(run_results, run_id, on_done=self.show_results,
+                              on_error=self._evaluation_failed)
 
     @Slot(object)
     def show_results(self, results: RunResults) -> None:
@@ -270,6 +269,10 @@ class ResultsView(QWidget):
         self.set_actions_enabled(True)
         self.ready.emit()
 
+    def shutdown(self, timeout: float = 10.0) -> bool:
+        """Wait up to `timeout` s for an evaluation or export; False if one still runs."""
+        return shutdown_all([self.evaluation, self.exports], timeout)
+
     @Slot(object)
     def _evaluation_failed(self, error: BaseException) -> None:
         self.clear(f"Could not evaluate the run: {error}")
@@ -291,10 +294,9 @@ class ResultsView(QWidget):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.set_actions_enabled(False)
         self.status_message.emit(f"Exporting {self.run_id} to {path}…")
-        worker = FunctionWorker(export_onnx, self.run_id, path)
-        worker.returned.connect(self._exported_then_try if then_try else self._exported_done)
-        worker.errored.connect(self._export_failed)
-        self.jobs.start(worker)
+        self.exports.start(export_onnx, self.run_id, path,
+                           on_done=self._exported_then_try if then_try else self._exported_done,
+                           on_error=self._export_failed)
 
     @Slot(object)
     def _exported_done(self, path: str) -> None:

@@ -1,14 +1,14 @@
 """The Train tab: settings on the left; schedule and augmentation preview, live curves and results
-on the right. A thin layer: training is `core.training.launch.start_training` in a `TrainWorker`.
+on the right. A thin layer: training is `core.training.launch.start_training`, run as a job
+(`app.train.training_job.run_training`) on the tab's `JobRunner`.
 
-Start-up stays torch-free. After the tab is first shown, one background worker detects the
-devices and computes the zoo's parameter counts; the augmentation preview has its own worker.
+Start-up stays torch-free. After the tab is first shown, one background job detects the
+devices and computes the zoo's parameter counts; the augmentation preview has its own job.
 """
 
 from __future__ import annotations
 
 import traceback
-from collections.abc import Iterator
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.shared.jobs import GeneratorWorker, Jobs, TrainOutcome, TrainWorker
+from app.shared.jobs import JobRunner, shutdown_all
 from app.shared.settings import app_settings
 from app.train.data_banner import DataBanner
 from app.train.form import TrainForm
@@ -32,25 +32,33 @@ from app.train.plots import LivePlots
 from app.train.preview import AugmentationPreview, LrPreview, planned_lr
 from app.train.progress import TrainProgress
 from app.train.results_view import ResultsView
+from app.train.training_job import Download, ProgressState, TrainOutcome, run_training
 from core.errors import DigitLabError
 from core.training.config import TrainConfig
-from core.training.metrics import EpochMetrics, StartInfo, StepMetrics
+from core.training.control import TrainControl
+from core.training.metrics import EpochMetrics, StartInfo
 
 
-def startup_facts() -> Iterator[tuple[str, Any]]:
-    """Worker thread: torch is imported here once, early, and never on the GUI thread."""
+def startup_facts(*, state: ProgressState) -> None:
+    """A job: torch is imported here once, early, and never on the GUI thread.
+
+    Each fact arrives as a partial result ("devices", [...]) or ("zoo", {...}).
+    """
     from core.models.zoo_info import zoo_table
     from core.training.devices import available_devices
 
-    yield "devices", available_devices()
-    yield "zoo", zoo_table()
+    state.set_partial_result(("devices", available_devices()))
+    if state.is_interruption_requested():
+        return
+    state.set_partial_result(("zoo", zoo_table()))
+    if state.is_interruption_requested():
+        return
     # The first optimizer pulls in ~900 modules (torch._dynamo, sympy): about a second of
     # imports, some holding the GIL for ~100 ms. Done now, while the user reads the window,
     # rather than in the first seconds of the first run, while the curves should be moving.
     import torch
 
     torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
-    yield "warm", None
 
 
 def _shortcut_text(action: QAction) -> str:
@@ -65,8 +73,10 @@ class TrainTab(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.settings = app_settings()
-        self._worker: TrainWorker | None = None
-        self.jobs = Jobs()  # start-up facts; joined on shutdown like every other thread
+        self.training = JobRunner(self)  # the run being trained, if any
+        self._control: TrainControl | None = None  # its pause and stop, while it trains
+        self.facts = JobRunner(self)  # devices and zoo parameter counts, once after showing
+        self._layer_dialogs: list[LayersDialog] = []
         self._run_id = ""  # the run shown in the curves and results
         self._facts_started = False
         self._batch_size = 0
@@ -152,7 +162,7 @@ class TrainTab(QWidget):
 
     @property
     def is_training(self) -> bool:
-        return self._worker is not None
+        return self._control is not None
 
     @Slot()
     def toggle_start_stop(self) -> None:
@@ -177,7 +187,7 @@ class TrainTab(QWidget):
             self._show_error("Cannot start training", error)
             return
         self.form.save(self.settings)
-        self._begin(TrainWorker(config), config, f"Starting {config.model}…")
+        self._begin(config, None, f"Starting {config.model}…")
 
     @Slot(str)
     def resume_run(self, run_id: str) -> None:
@@ -193,22 +203,22 @@ class TrainTab(QWidget):
             self._show_error("Cannot resume", error)
             return
         config = TrainConfig.from_dict(run.record.config)
-        self._begin(TrainWorker(None, resume=run.id), config, f"Resuming {run.record.name}…")
-        self._run_id = run.id  # known before the worker says so: errors can name it
+        self._begin(config, run.id, f"Resuming {run.record.name}…")
+        self._run_id = run.id  # known before the job says so: errors can name it
         self.plots.load_history(run.steps, run.record.metrics)
 
     @Slot()
     def stop(self) -> None:
-        if self._worker is not None:
-            self._worker.control.request_stop()
+        if self._control is not None:
+            self._control.request_stop()
             self._set_state("stopping")
             self.status_message.emit("Stopping after this batch…")
 
     @Slot()
     def toggle_pause(self) -> None:
-        if self._worker is None or self._worker.control.stop_requested:
+        control = self._control
+        if control is None or control.stop_requested:
             return
-        control = self._worker.control
         paused = not control.paused
         if paused:
             control.pause()
@@ -218,67 +228,73 @@ class TrainTab(QWidget):
         self._set_state("paused" if paused else "training")
         self.status_message.emit("Training paused." if paused else "Training resumed.")
 
-    def shutdown(self) -> None:
-        """For the window's close: stop training and join every thread of this tab."""
+    def shutdown(self, timeout: float = 30.0) -> bool:
+        """For the window's close: stop training, cancel this tab's other jobs and wait up to
+        `timeout` s in all for their threads. False if one still runs (the caller decides)."""
         self.form.save(self.settings)
-        if self._worker is not None:
-            self._worker.request_abort()  # stops the trainer between two batches
-            self._worker.wait()
-            self._on_thread_done()  # joined: settle now, not when the queued signal arrives
-        self.banner.shutdown()
-        self.aug_preview.shutdown()
-        self.jobs.join()
-        self.results.jobs.join()
-        dialog = getattr(self, "_layers_dialog", None)
-        if dialog is not None:
-            dialog.worker.wait()
+        training = self._control is not None
+        if self._control is not None:
+            self._control.request_stop()  # the trainer stops between two batches
+        self.aug_preview.cancel_pending()
+        runners = [self.training, self.facts, self.banner.jobs, self.aug_preview.jobs,
+                   self.results.evaluation, self.results.exports,
+                   *(dialog.jobs for dialog in self._layer_dialogs)]
+        ended = shutdown_all(runners, timeout)
+        if ended and training:
+            self._training_ended()  # joined: settle now (shutdown reports no callbacks)
+        return ended
 
     # --- training ---------------------------------------------------------------------------
 
-    def _begin(self, worker: TrainWorker, config: TrainConfig, text: str) -> None:
-        self._worker, self._batch_size, self._run_id = worker, config.batch_size, ""
+    def _begin(self, config: TrainConfig, resume: str | None, text: str) -> None:
+        """Train `config` (a new run), or continue run `resume` (`config` is its stored one)."""
+        self._control = TrainControl()
+        self._batch_size, self._run_id = config.batch_size, ""
         self.plots.reset(planned_lr(config), config.epochs)
         self.plots.start_live()
         self.results.clear("Training…")
         self.progress.idle(text)
         self.progress.busy(text)
-        worker.run_started.connect(self._on_started)
-        worker.steps.connect(self._on_steps)
-        worker.epoch_done.connect(self._on_epoch)
-        worker.status.connect(self._on_status)
-        worker.download.connect(self.progress.download)
-        worker.returned.connect(self._on_returned)
-        worker.errored.connect(self._on_errored)
-        worker.finished.connect(self._on_thread_done)
-        worker.start()
+        self.training.start(run_training, None if resume else config, resume, self._control,
+                            on_done=self._on_returned, on_error=self._on_errored,
+                            on_progress=self._on_progress,
+                            on_partial_result=self._on_partial_result,
+                            on_cancelled=self._training_ended)
         self._set_state("training")
         self.pages.setCurrentWidget(self.plots)
         self.status_message.emit(text)
 
-    @Slot(object)
+    def _on_partial_result(self, part: object) -> None:
+        """What the trainer measured: the run's start, a batch of steps, an epoch."""
+        if isinstance(part, StartInfo):
+            self._on_started(part)
+        elif isinstance(part, EpochMetrics):
+            self._on_epoch(part)
+        elif isinstance(part, list) and part:
+            self.plots.add_steps(part)
+            self.progress.advance(part[-1].step)
+
+    def _on_progress(self, progress: object) -> None:
+        if isinstance(progress, Download):
+            self.progress.download(progress.what, progress.done, progress.total)
+        else:
+            self._on_status(str(progress))
+
     def _on_started(self, info: StartInfo) -> None:
         self._run_id = info.run_id
         self.progress.started(info, self._batch_size)
         self.status_message.emit(f"Training {info.model} ({info.params:,} params) on "
                                  f"{info.device}.")
 
-    @Slot(object)
-    def _on_steps(self, steps: list[StepMetrics]) -> None:
-        self.plots.add_steps(steps)
-        self.progress.advance(steps[-1].step)
-
-    @Slot(object)
     def _on_epoch(self, metrics: EpochMetrics) -> None:
         self.plots.add_epoch(metrics)
         self.progress.epoch(metrics)
 
-    @Slot(str)
     def _on_status(self, text: str) -> None:
         if self.progress.info is None:
             self.progress.busy(text)
         self.status_message.emit(text)
 
-    @Slot(object)
     def _on_returned(self, outcome: TrainOutcome) -> None:
         last = outcome.history[-1] if outcome.history else None
         result = f", test accuracy {last.test_acc:.2f}%" if last else ""
@@ -290,19 +306,18 @@ class TrainTab(QWidget):
             self.results.show_run(outcome.run_id)
         else:
             self.results.clear("The run ended before its first epoch: no checkpoint to show.")
+        self._training_ended()
 
-    @Slot(object)
     def _on_errored(self, error: BaseException) -> None:
         self.progress.idle("Failed")
         saved = f"\n\nRun {self._run_id} is saved as failed." if self._run_id else ""
         self._show_error("Training failed", error, saved)
         self.results.clear("The run failed.")
+        self._training_ended()
 
-    @Slot()
-    def _on_thread_done(self) -> None:
-        if self._worker is not None:
-            self._worker.wait()
-        self._worker = None
+    def _training_ended(self) -> None:
+        """The run's thread has ended and its outcome is shown: back to idle."""
+        self._control = None
         self.plots.stop_live()
         self._set_state("idle")
         self.banner.check()  # the run may have fetched MNIST itself
@@ -338,17 +353,13 @@ class TrainTab(QWidget):
 
     @Slot()
     def _load_facts(self) -> None:
-        worker = GeneratorWorker(startup_facts)
-        worker.yielded.connect(self._fact_arrived)
-        worker.errored.connect(self._facts_failed)
-        self.jobs.start(worker)
+        self.facts.start(startup_facts, on_partial_result=self._fact_arrived,
+                         on_error=self._facts_failed)
         self._refresh_previews()
 
-    @Slot(object)
     def _facts_failed(self, error: BaseException) -> None:
         self._show_error("Cannot inspect the model zoo", error)
 
-    @Slot(object)
     def _fact_arrived(self, fact: tuple[str, Any]) -> None:
         kind, value = fact
         if kind == "devices":
@@ -375,8 +386,13 @@ class TrainTab(QWidget):
 
     @Slot(str)
     def show_layers(self, model: str) -> None:
-        self._layers_dialog = LayersDialog(model, self)
-        self._layers_dialog.open()
+        # Closed dialogs whose table has been built can go; the others are joined on shutdown.
+        for old in [d for d in self._layer_dialogs if not d.isVisible() and not d.jobs.busy]:
+            self._layer_dialogs.remove(old)
+            old.deleteLater()
+        dialog = LayersDialog(model, self)
+        self._layer_dialogs.append(dialog)
+        dialog.open()
 
     @Slot(str, object)
     def _show_error(self, title: str, error: BaseException, extra: str = "") -> None:

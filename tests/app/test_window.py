@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMenu, QMessageBox
 
 from app.window import MainWindow, about_text
 from core.runs.store import RunStore
-from tests.support.qt_helpers import no_thread_leaks  # noqa: F401  (fixture)
 
 QUICK = dict(device="cpu", batch_size=64, train_subset=1024, test_subset=500)
-
-
-@pytest.fixture(autouse=True)
-def _no_leaks(no_thread_leaks) -> None:  # noqa: F811
-    pass
 
 
 @pytest.fixture
@@ -60,7 +56,17 @@ def test_three_tabs_and_menus_with_shortcuts(window: MainWindow, qtbot, monkeypa
     shown: list[str] = []
     monkeypatch.setattr(QMessageBox, "about", lambda parent, title, text: shown.append(text))
     window.show_about()
-    assert "Training devices: CPU" in shown[0]
+    # What this machine has, asked of torch directly: CUDA devices first, then the CPU.
+    import torch
+
+    expected = [f"{torch.cuda.get_device_name(i)} (cuda:{i})"
+                for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    expected.append("CPU")
+    listed = shown[0].split("Training devices: ", 1)[1]
+    positions = [listed.find(label) for label in expected]
+    assert -1 not in positions and positions == sorted(positions), (listed, expected)
+    if not torch.cuda.is_available():
+        assert "cuda" not in listed
 
 
 def test_a_run_trained_in_the_train_tab_appears_in_compare(window: MainWindow, qtbot) -> None:
@@ -74,11 +80,30 @@ def test_a_run_trained_in_the_train_tab_appears_in_compare(window: MainWindow, q
                     timeout=5_000)
 
 
-def test_closing_mid_training_stops_and_waits(window: MainWindow, qtbot) -> None:
+def test_closing_mid_training_asks_then_stops_and_waits(window: MainWindow, qtbot,
+                                                         monkeypatch) -> None:
     choose(window, "dl-flagship-8k", epochs=5)
     window.train_tab.start()
     qtbot.waitUntil(lambda: window.train_tab.plots.loss.n > 0, timeout=60_000)
-    window.close()  # must stop the worker and join its thread (no "QThread destroyed" abort)
-    assert not window.train_tab.is_training
+    asked: list[bool] = []
+    monkeypatch.setattr(window, "confirm_stop_training", lambda: asked.append(False) or False)
+    assert not window.close()  # Cancel: the window and the run carry on
+    assert asked and window.isVisible() and window.train_tab.is_training
+    monkeypatch.setattr(window, "confirm_stop_training", lambda: asked.append(True) or True)
+    assert window.close()  # Stop and quit: stops the run and joins its thread
+    assert asked[-1] and not window.train_tab.is_training
     (record,) = RunStore().list()
     assert record.status == "stopped"
+
+
+def test_a_tab_that_cannot_stop_in_time_keeps_the_window(window: MainWindow, qtbot,
+                                                         monkeypatch) -> None:
+    release = threading.Event()
+    window.compare_tab.actions.jobs.start(release.wait, 60)  # a job that ignores cancel
+    told: list[list[str]] = []
+    monkeypatch.setattr(window, "tell_still_running", told.append)
+    monkeypatch.setattr(window, "SHUTDOWN_TIMEOUT_S", 0.2)
+    assert not window.close()
+    assert window.isVisible() and told == [["Compare"]]
+    release.set()
+    assert window.close() and told == [["Compare"]]

@@ -126,7 +126,7 @@ def test_a_score_on_other_digits_is_marked_out_of_date(tab: CompareTab, store: R
 
 def test_scoring_a_real_run_on_real_my_digits(qtbot, tab: CompareTab, store: RunStore,
                                               mnist, mnist_dir: Path) -> None:
-    from app.shared.jobs import live_workers
+    from app.shared.jobs import live_job_threads
     from core.data.my_digits import MyDigits
 
     digits = MyDigits()
@@ -136,7 +136,7 @@ def test_scoring_a_real_run_on_real_my_digits(qtbot, tab: CompareTab, store: Run
     tab.refresh()
     tab.select_runs([run.id])
     tab.actions.score.trigger()
-    qtbot.waitUntil(lambda: not tab.is_busy() and not live_workers(), timeout=60_000)
+    qtbot.waitUntil(lambda: not tab.is_busy() and not live_job_threads(), timeout=60_000)
     assert not tab.warnings
     score = RunStore().get(run.id).record.scores["my_digits"]
     assert score["n"] == 20

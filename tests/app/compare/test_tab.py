@@ -183,7 +183,7 @@ def test_compare_tab_does_not_import_torch(tmp_path: Path) -> None:
 
 def test_a_real_training_run_shows_up_after_refresh(qtbot, tab: CompareTab, store: RunStore,
                                                     mnist_dir: Path) -> None:
-    from app.shared.jobs import live_workers
+    from app.shared.jobs import live_job_threads
 
     tab.refresh()
     assert tab.stack.currentWidget() is tab.empty_label
@@ -202,5 +202,5 @@ def test_a_real_training_run_shows_up_after_refresh(qtbot, tab: CompareTab, stor
     with qtbot.waitSignal(tab.try_in_draw, timeout=120_000) as signal:
         tab.actions.try_draw.trigger()
     assert Path(signal.args[0]).is_file() and signal.args[0].endswith(".onnx")
-    qtbot.waitUntil(lambda: not live_workers(), timeout=10_000)
+    qtbot.waitUntil(lambda: not live_job_threads(), timeout=10_000)
     assert not tab.warnings

@@ -16,20 +16,15 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QElapsedTimer, Qt
 
+from app.shared.jobs import live_job_threads
 from app.train.tab import TrainTab
 from core.errors import DatasetError
 from core.runs.store import RunStore
-from tests.support.qt_helpers import no_thread_leaks  # noqa: F401 (a fixture)
 from tests.support.stall_meter import StallMeter
 
 REPO = Path(__file__).resolve().parents[3]
 QUICK = dict(model="dl-tiny-1k", device="cpu", epochs=1, batch_size=64, train_subset=1024,
              test_subset=500)
-
-
-@pytest.fixture(autouse=True)
-def _fail_on_leaked_threads(no_thread_leaks):  # noqa: F811
-    yield
 
 
 @pytest.fixture
@@ -136,10 +131,10 @@ def test_pause_and_resume(qtbot, tab: TrainTab) -> None:
 def test_shutdown_mid_training_joins_the_thread(qtbot, tab: TrainTab) -> None:
     configure(tab, epochs=20, train_subset=4096)
     tab.start()
-    worker = tab._worker
     qtbot.waitUntil(lambda: tab.plots.loss.n >= 1, timeout=60_000)
-    tab.shutdown()
-    assert worker.isFinished()
+    assert tab.training.busy
+    assert tab.shutdown(timeout=30.0) is True
+    assert not tab.training.busy and not tab.is_training and not live_job_threads()
     assert RunStore().list()[0].status == "stopped"
 
 

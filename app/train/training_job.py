@@ -1,0 +1,105 @@
+"""A training run as a background job: `run_training` is the work function the Train tab starts
+on its `JobRunner`; `JobReporter` turns the trainer's `Reporter` calls into the job's progress.
+
+What crosses to the GUI thread (all plain data):
+- progress: a status line (`str`) or a `Download`;
+- partial results: `StartInfo` once, `list[StepMetrics]` batches, one `EpochMetrics` per epoch;
+- the result: a `TrainOutcome`.
+Step metrics are coalesced so that at most ~30 batches a second reach the event loop.
+Pause and stop go through the `TrainControl` the tab keeps; the trainer checks it between batches.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from core.training.config import TrainConfig
+from core.training.control import Reporter, TrainControl
+from core.training.metrics import EpochMetrics, StartInfo, StepMetrics
+
+STEP_FLUSH_S = 1 / 30  # at most ~30 step batches a second cross to the GUI
+DOWNLOAD_EVERY_S = 0.1  # download progress at most ten times a second
+
+
+class ProgressState(Protocol):
+    """The part of `app.shared.jobs.JobState` a job uses (tests pass a plain recorder)."""
+
+    def set_progress(self, value: object) -> None: ...
+    def set_partial_result(self, value: object) -> None: ...
+    def is_interruption_requested(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Download:
+    what: str  # file name
+    done: int  # bytes so far
+    total: int  # bytes in all; 0 = unknown
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    """What the GUI keeps of a finished run (the torch model stays in the job's thread)."""
+
+    run_id: str
+    status: str  # "completed" | "stopped"
+    epochs_done: int
+    history: tuple[EpochMetrics, ...]
+
+
+class JobReporter(Reporter):
+    """The trainer's reporter inside a job: calls become the job's progress and partial results."""
+
+    def __init__(self, state: ProgressState) -> None:
+        self.state = state
+        self.run_id = ""
+        self._pending: list[StepMetrics] = []
+        self._last_flush = 0.0
+        self._last_download = 0.0
+
+    def status(self, text: str) -> None:
+        self.state.set_progress(text)
+
+    def download(self, what: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done == total or now - self._last_download >= DOWNLOAD_EVERY_S:
+            self._last_download = now
+            self.state.set_progress(Download(what, done, total))
+
+    def started(self, info: StartInfo) -> None:
+        self.run_id = info.run_id
+        self.state.set_partial_result(info)
+
+    def step(self, metrics: StepMetrics) -> None:
+        self._pending.append(metrics)
+        if time.monotonic() - self._last_flush >= STEP_FLUSH_S:
+            self.flush()
+
+    def epoch(self, metrics: EpochMetrics) -> None:
+        self.flush()
+        self.state.set_partial_result(metrics)
+
+    def flush(self) -> None:
+        if self._pending:
+            self.state.set_partial_result(self._pending)
+            self._pending = []
+        self._last_flush = time.monotonic()
+
+
+def run_training(config: TrainConfig | None, resume: str | None, control: TrainControl, *,
+                 state: ProgressState) -> TrainOutcome:
+    """Train a new run (`config`) or continue a stored one (`resume`, its run id).
+
+    Runs in a job thread: `core.training.launch.start_training` imports torch there. Errors it
+    raises (a GPU out of memory included) are already the user-facing kind.
+    """
+    from core.training.launch import start_training
+
+    reporter = JobReporter(state)
+    try:
+        result = start_training(config or TrainConfig(), reporter, control, resume=resume)
+    finally:
+        reporter.flush()
+    return TrainOutcome(reporter.run_id, result.status, result.epochs_done,
+                        tuple(result.history))
