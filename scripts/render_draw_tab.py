@@ -14,6 +14,7 @@ import math
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -85,6 +86,7 @@ def main() -> int:
     parser.add_argument("--out", default="/tmp/draw_tab.png")
     parser.add_argument("--dark", action="store_true", help="dark palette (Fusion style)")
     parser.add_argument("--compare", action="store_true", help="show two models")
+    parser.add_argument("--model", help="ONNX file for the first model (default: as at start)")
     parser.add_argument("--compare-model", help="ONNX file for the second model")
     parser.add_argument("--digit", default="7", choices=sorted(DIGIT_STROKES))
     parser.add_argument("--pen", type=int, default=20, help="pen width, canvas units")
@@ -110,9 +112,13 @@ def main() -> int:
     tab.resize(width, height)
     tab.show()
     tab.set_pen_width(args.pen)
+    if args.model:
+        tab.load_model(args.model)
+    _wait_for_models(app, tab)
     tab.set_compare(args.compare)
     if args.compare_model:
         tab.secondary.picker.select_path(args.compare_model)
+    _wait_for_models(app, tab)
     if args.save_samples:
         for label, strokes in DIGIT_STROKES.items():
             for stroke in strokes:
@@ -121,12 +127,23 @@ def main() -> int:
     for stroke in DIGIT_STROKES[args.digit]:
         tab.canvas.add_stroke(_wobble(stroke))
     tab.update_prediction()
-    app.processEvents()
+    _wait_for_models(app, tab)  # My-digits scores are computed in the background too
     tab.grab().save(args.out)
     shown = [c.view for c in tab._columns()]
     print(f"wrote {args.out}: " + ", ".join(f"{v.digit_text} ({v.confidence_text})"
                                             for v in shown))
+    tab.shutdown(10.0)
     return 0
+
+
+def _wait_for_models(app: QApplication, tab, timeout_s: float = 60.0) -> None:
+    """Let the tab's background jobs (opening models, scoring My digits) finish."""
+    end = time.monotonic() + timeout_s
+    while (tab.loading or tab.primary.scoring or tab.secondary.scoring) and \
+            time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.01)
+    app.processEvents()
 
 
 if __name__ == "__main__":

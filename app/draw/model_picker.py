@@ -1,9 +1,14 @@
 """Choosing the ONNX model the Draw tab runs: the bundled one, any exported run, or any file.
 
-Every file is validated by `core.onnx_io.classifier.DigitClassifier` before it replaces the current
-model; a file that does not fit gets a dialog saying why and the current model stays.
+An ONNX file is untrusted input: loading it (reading, validating, probing it on test images) runs
+as a background job, never on the GUI thread, so a model that hangs or eats memory cannot freeze
+the window. The current model stays in use until the new one has passed; a file that does not fit
+gets a dialog saying why. The combo box always shows the model actually loaded (a placeholder
+when there is none), never merely the one asked for.
+
 Sessions are cached per file (and rebuilt when the file changes on disk, as a re-export does),
 so switching back and forth, or comparing two pickers on one file, never reloads.
+Every text that comes from a file (model names, file names, errors quoting them) is plain text.
 """
 
 from __future__ import annotations
@@ -15,16 +20,16 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QComboBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QPushButton,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
+from app.shared.dialogs import ONNX_FILES, ONNX_FILTER, open_file, plain_tooltip, show_error
+from app.shared.jobs import JobRunner
 from app.shared.style import BAD_COLOR, OK_COLOR
 from core.errors import DigitLabError
 from core.models.spec import PARAM_BUDGET
@@ -32,58 +37,81 @@ from core.onnx_io.classifier import DigitClassifier
 from core.paths import bundled_model_path, exports_dir
 
 ROLE_PATH = Qt.ItemDataRole.UserRole
-
-
-def param_count(clf: DigitClassifier) -> int:
-    """The trainable parameter count: a DigitLab export records PyTorch's own count; for other
-    files, the initializer elements (which may include a few buffers, see DigitClassifier)."""
-    try:
-        return int(clf.metadata["digitlab.params"])
-    except (KeyError, ValueError):
-        return clf.param_count
+NO_MODEL = "No model loaded"
 
 
 def describe(clf: DigitClassifier) -> str:
     """One line: model name, parameters and, for our exports, MNIST test accuracy."""
-    parts = [clf.name, f"{param_count(clf):,} params"]
+    parts = [clf.name, f"{clf.param_count:,} params"]
     acc = clf.metadata.get("digitlab.test_accuracy")
     if acc and acc != "nan":
         parts.append(f"MNIST test {acc} %")
     return " · ".join(parts)
 
 
-@dataclass
-class _Cached:
+def budget_badge(clf: DigitClassifier) -> str:
+    """The badge beside a model: whether it is under the parameter budget."""
+    return f"under {PARAM_BUDGET // 1000}k" if clf.under_budget else f"over {PARAM_BUDGET // 1000}k"
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A validated classifier and the file state it was loaded from (for the cache)."""
+
+    path: Path  # resolved
     mtime_ns: int
     size: int
     classifier: DigitClassifier
 
 
+def load_model(path: str) -> LoadedModel:
+    """Open and validate `path` (background job: this reads, checks and runs the model).
+
+    Raises ModelFileError (or OSError) saying why the file cannot be used.
+    """
+    resolved = Path(path).resolve()
+    # Stat first: a file rewritten while it loads then looks changed and is loaded again.
+    stat = resolved.stat() if resolved.is_file() else None
+    classifier = DigitClassifier(resolved)  # says what is wrong when there is no file
+    if stat is None:  # it appeared meanwhile
+        stat = resolved.stat()
+    return LoadedModel(resolved, stat.st_mtime_ns, stat.st_size, classifier)
+
+
 class ClassifierCache:
-    """One validated DigitClassifier (one onnxruntime session) per file, shared by pickers."""
+    """One validated DigitClassifier (one onnxruntime session) per file, shared by pickers.
+
+    Used on the GUI thread only: jobs load, the GUI thread records what they loaded.
+    """
 
     def __init__(self) -> None:
-        self._items: dict[Path, _Cached] = {}
+        self._items: dict[Path, LoadedModel] = {}
 
-    def get(self, path: str | Path) -> DigitClassifier:
-        """The classifier for `path`; raises ModelFileError (or OSError) if it does not fit."""
-        path = Path(path).resolve()
-        stat = path.stat() if path.is_file() else None
-        cached = self._items.get(path)
-        if cached and stat and (cached.mtime_ns, cached.size) == (stat.st_mtime_ns, stat.st_size):
-            return cached.classifier
-        clf = DigitClassifier(path)  # raises before anything is replaced
-        if stat is not None:
-            self._items[path] = _Cached(stat.st_mtime_ns, stat.st_size, clf)
-        return clf
+    def lookup(self, path: str | Path) -> DigitClassifier | None:
+        """The cached classifier for `path` if the file is unchanged since it was loaded."""
+        resolved = Path(path).resolve()
+        cached = self._items.get(resolved)
+        if cached is None:
+            return None
+        try:
+            stat = resolved.stat()
+        except OSError:
+            return None
+        if (cached.mtime_ns, cached.size) != (stat.st_mtime_ns, stat.st_size):
+            return None
+        return cached.classifier
+
+    def remember(self, loaded: LoadedModel) -> None:
+        self._items[loaded.path] = loaded
 
 
 class _ElidedLabel(QLabel):
-    """One line of text that ends in "…" when narrow instead of widening the whole tab."""
+    """One line of plain text that ends in "…" when narrow instead of widening the whole tab."""
 
     def __init__(self) -> None:
         super().__init__()
         self._full = ""
+        self.setTextFormat(Qt.TextFormat.PlainText)  # model names come from files
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setMinimumWidth(120)
 
@@ -114,10 +142,22 @@ class _RefreshingCombo(QComboBox):
         super().showPopup()
 
 
+@dataclass
+class _Request:
+    """A load in progress, or queued start-up candidates still to try."""
+
+    path: str
+    quiet: bool  # start-up: say failures in the status bar, never in a dialog
+    fallbacks: list[str]  # tried in order if `path` fails (start-up only)
+
+
 class ModelPicker(QWidget):
     """Combo of known models + "Open ONNX…", and a line saying what the chosen model is."""
 
-    model_changed = Signal(object)  # DigitClassifier | None
+    model_changed = Signal(object)  # DigitClassifier, once it is loaded and in use
+    load_failed = Signal(str, str)  # path, why (the current model, if any, stays)
+    loading_changed = Signal(bool)  # a background load started (True) or ended (False)
+    settled = Signal()  # a choice (or the start-up list) ended, loaded or not
     status_message = Signal(str)
 
     def __init__(self, cache: ClassifierCache, parent: QWidget | None = None) -> None:
@@ -125,11 +165,14 @@ class ModelPicker(QWidget):
         self._cache = cache
         self._classifier: DigitClassifier | None = None
         self._opened: list[Path] = []  # files opened by hand this session, listed too
+        self._request: _Request | None = None
+        self.jobs = JobRunner(self)  # one load at a time: a newer choice cancels the older
 
         self.combo = _RefreshingCombo()
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.combo.setMinimumContentsLength(14)
         self.combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.combo.setPlaceholderText(NO_MODEL)  # shown while no model is loaded (index -1)
         self.combo.setToolTip("The bundled model and every run exported to ONNX")
         self.combo.about_to_open.connect(self.refresh)
         self.combo.activated.connect(self._on_activated)
@@ -138,6 +181,7 @@ class ModelPicker(QWidget):
         self.open_button.clicked.connect(self.open_file_dialog)
         self.info = _ElidedLabel()
         self.badge = QLabel()
+        self.badge.setTextFormat(Qt.TextFormat.PlainText)
         self.badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
         top = QHBoxLayout()
@@ -164,20 +208,79 @@ class ModelPicker(QWidget):
     def current_path(self) -> str:
         return str(self._classifier.path) if self._classifier else ""
 
+    @property
+    def loading(self) -> bool:
+        return self._request is not None
+
+    @property
+    def wanted_path(self) -> str:
+        """The file being loaded, else the one in use ("" for none)."""
+        return self._request.path if self._request else self.current_path
+
     # ------------------------------------------------------------------ choosing
 
     @Slot(str)
-    def select_path(self, path: str, *, quiet: bool = False) -> bool:
-        """Load and switch to `path`. On failure keep the current model and say why: a dialog,
-        or only a status message when `quiet` (start-up restoring a file that has gone)."""
-        try:
-            clf = self._cache.get(path)
-        except (DigitLabError, OSError) as e:
-            self._report_failure(path, e, quiet)
-            return False
-        except Exception as e:  # a bug or an exotic file must never take the window down
-            self._report_failure(path, RuntimeError(f"{type(e).__name__}: {e}"), quiet)
-            return False
+    def select_path(self, path: str, *, quiet: bool = False) -> None:
+        """Switch to `path` once it has loaded in the background; on failure keep the current
+        model and say why: a dialog, or only a status message when `quiet`."""
+        self._start(_Request(str(path), quiet, []))
+
+    def select_first(self, candidates: list[str]) -> None:
+        """Start-up: load the first candidate that works, quietly (no dialogs)."""
+        paths = [str(p) for p in candidates if p]
+        if paths:
+            self._start(_Request(paths[0], True, paths[1:]))
+        else:
+            self.settled.emit()
+
+    @Slot()
+    def open_file_dialog(self) -> None:
+        path = open_file(self, "Open an ONNX digit model", ONNX_FILTER, ONNX_FILES)
+        if path is not None:
+            self.select_path(str(path))
+
+    def _start(self, request: _Request) -> None:
+        self.jobs.cancel()  # a newer choice wins; the older load's result is dropped
+        was_loading = self.loading
+        cached = self._cache.lookup(request.path)
+        if cached is not None:
+            self._request = None
+            self._use(cached)
+            if was_loading:
+                self.loading_changed.emit(False)
+            self.settled.emit()
+            return
+        self._request = request
+        self._show_info()
+        if not was_loading:
+            self.loading_changed.emit(True)
+        self.jobs.start(load_model, request.path, on_done=self._loaded, on_error=self._failed)
+
+    @Slot(object)
+    def _loaded(self, loaded: LoadedModel) -> None:
+        if self._request is None:  # shut down meanwhile
+            return
+        self._request = None
+        self._cache.remember(loaded)
+        self._use(loaded.classifier)
+        self.loading_changed.emit(False)
+        self.settled.emit()
+
+    @Slot(object)
+    def _failed(self, error: BaseException) -> None:
+        request = self._request
+        if request is None:
+            return
+        self._report_failure(request.path, error, request.quiet)
+        if request.fallbacks:  # still loading: `_request` stays set until the next one starts
+            self._start(_Request(request.fallbacks[0], True, request.fallbacks[1:]))
+            return
+        self._request = None
+        self._show_info()
+        self.loading_changed.emit(False)
+        self.settled.emit()
+
+    def _use(self, clf: DigitClassifier) -> None:
         resolved = clf.path.resolve()
         if not self._is_listed(resolved):
             self._opened.append(resolved)
@@ -185,32 +288,25 @@ class ModelPicker(QWidget):
         self.refresh()
         self._show_info()
         self.model_changed.emit(clf)
-        self.status_message.emit(f"Loaded {clf.path.name} ({param_count(clf):,} params)")
-        return True
+        self.status_message.emit(f"Loaded {clf.path.name} ({clf.param_count:,} params)")
 
-    @Slot()
-    def open_file_dialog(self) -> None:
-        start = str(Path(self.current_path).parent) if self._classifier else str(exports_dir())
-        path, _ = QFileDialog.getOpenFileName(self, "Open an ONNX digit model", start,
-                                              "ONNX models (*.onnx);;All files (*)")
-        if path:
-            self.select_path(path)
-
-    def _report_failure(self, path: str, error: Exception, quiet: bool) -> None:
+    def _report_failure(self, path: str, error: BaseException, quiet: bool) -> None:
+        name = Path(path).name
         kept = (f"Still using {self._classifier.path.name}." if self._classifier
                 else "No model is loaded.")
-        message = f"{Path(path).name} cannot be used as a digit model.\n\n{error}\n\n{kept}"
-        self.status_message.emit(f"Could not load {Path(path).name}: {error}")
+        reason = _reason(error)
+        self.load_failed.emit(path, reason)
+        self.status_message.emit(f"Could not load {name}: {reason}")
         if not quiet:
-            QMessageBox.critical(self, "Cannot use this model", message)
+            show_error(self, "Cannot use this model",
+                       f"{name} cannot be used as a digit model.\n\n{reason}\n\n{kept}")
         self._select_current_in_combo()
 
     @Slot(int)
     def _on_activated(self, index: int) -> None:
         path = self.combo.itemData(index, ROLE_PATH)
-        if not path:
-            self._select_current_in_combo()
-        elif path != self.current_path:
+        self._select_current_in_combo()  # the loaded model stays shown until another loads
+        if path and path != self.current_path:
             self.select_path(path)
 
     # ------------------------------------------------------------------ listing
@@ -233,7 +329,7 @@ class ModelPicker(QWidget):
         else:
             self._add_item("Bundled model missing: use Open ONNX…", None,
                            tip=f"Expected at {bundled}")
-        exports = sorted(exports_dir().glob("*.onnx"), key=_mtime, reverse=True)
+        exports = exported_models()
         self.combo.insertSeparator(self.combo.count())
         if exports:
             for path in exports:
@@ -253,40 +349,63 @@ class ModelPicker(QWidget):
     def _add_item(self, text: str, path: Path | None, tip: str = "") -> None:
         self.combo.addItem(text, str(path) if path else None)
         index = self.combo.count() - 1
-        self.combo.setItemData(index, tip or str(path), Qt.ItemDataRole.ToolTipRole)
+        self.combo.setItemData(index, plain_tooltip(tip or str(path)),
+                               Qt.ItemDataRole.ToolTipRole)
         if path is None:  # an explanation, not a choice
             self.combo.model().item(index).setEnabled(False)
 
     def _select_current_in_combo(self) -> None:
+        """Show the loaded model's line, or the "No model loaded" placeholder."""
         self.combo.blockSignals(True)
-        current = Path(self.current_path).resolve() if self._classifier else None
-        for i in range(self.combo.count()):
-            data = self.combo.itemData(i, ROLE_PATH)
-            if current is not None and data and Path(data).resolve() == current:
-                self.combo.setCurrentIndex(i)
-                break
-        else:
-            # No model: show the first line (the bundled model, or why it is missing).
-            self.combo.setCurrentIndex(0 if current is None else self.combo.currentIndex())
+        index = -1
+        if self._classifier is not None:
+            current = self._classifier.path.resolve()
+            for i in range(self.combo.count()):
+                data = self.combo.itemData(i, ROLE_PATH)
+                if data and Path(data).resolve() == current:
+                    index = i
+                    break
+        self.combo.setCurrentIndex(index)
         self.combo.blockSignals(False)
 
     def _show_info(self) -> None:
         clf = self._classifier
-        if clf is None:
-            self.info.setText("No model loaded: choose one or open an ONNX file.")
+        if self._request is not None:
+            self.info.setText(f"Loading {Path(self._request.path).name}…")
+            self.info.setToolTip(plain_tooltip(self._request.path))
+        elif clf is None:
+            self.info.setText(f"{NO_MODEL}: choose one above or open an ONNX file.")
             self.info.setToolTip("")
+        else:
+            self.info.setText(describe(clf))
+            self.info.setToolTip(plain_tooltip(f"{describe(clf)}\n{clf.path}"))
+        if clf is None:
             self.badge.hide()
             return
-        self.info.setText(describe(clf))
-        self.info.setToolTip(f"{describe(clf)}\n{clf.path}")
-        under = param_count(clf) < PARAM_BUDGET
-        self.badge.setText("under 8k" if under else "over 8k")
-        self.badge.setToolTip(f"{param_count(clf):,} parameters; the budget is fewer than "
+        self.badge.setText(budget_badge(clf))
+        self.badge.setToolTip(f"{clf.param_count:,} parameters; the budget is fewer than "
                               f"{PARAM_BUDGET:,}")
-        color = OK_COLOR if under else BAD_COLOR
+        color = OK_COLOR if clf.under_budget else BAD_COLOR
         self.badge.setStyleSheet(f"QLabel {{ background: {color}; color: white; "
                                  f"border-radius: 8px; padding: 1px 8px; font-weight: 600; }}")
         self.badge.show()
+
+
+def _reason(error: BaseException) -> str:
+    """What to tell the user: our errors carry a message made for them; anything else (a bug
+    or an exotic file) is named by its type, and never takes the window down."""
+    if isinstance(error, DigitLabError | OSError):
+        return str(error) or type(error).__name__
+    return f"{type(error).__name__}: {error}"
+
+
+def exported_models() -> list[Path]:
+    """The .onnx files in the exports folder, newest first ([] when it cannot be read)."""
+    try:
+        files = list(exports_dir().glob("*.onnx"))
+    except OSError:
+        return []
+    return sorted(files, key=_mtime, reverse=True)
 
 
 def _mtime(path: Path) -> float:

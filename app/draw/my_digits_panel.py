@@ -2,6 +2,12 @@
 
 The panel only collects; the store is `core.data.my_digits.MyDigits` and scoring happens in the tab.
 Number keys 0–9 pick the label (the tab forwards them), Enter saves.
+
+My digits is a test set, so a wrong label silently spoils every score computed on it. Hence no
+label is chosen until the user picks one for this drawing (the tab clears it whenever the canvas
+is emptied, a save included), and a label the model confidently disagrees with is flagged in red
+and must be confirmed before it is saved. Saving a digit the model misreads stays possible: those
+are the most useful ones.
 """
 
 from __future__ import annotations
@@ -22,7 +28,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.shared.style import BAD_COLOR
 from core.data.my_digits import MyDigits
+from core.onnx_io.classifier import Prediction
+
+CONFIDENT_READING = 0.9  # a model this sure of another digit makes the chosen label suspect
 
 # A segmented control: the chosen label must stand out in every style and palette, which a
 # checked QToolButton does not (Fusion on a dark palette draws it nearly like the others).
@@ -38,13 +48,15 @@ QToolButton:checked { background: palette(highlight); color: palette(highlighted
 class MyDigitsPanel(QWidget):
     """Label buttons 0–9 with the saved count under each, a Save button and a small menu."""
 
-    save_requested = Signal(int)  # the chosen label
-    label_changed = Signal(int)
+    save_requested = Signal(int)  # the chosen label (confirmed when the model disagrees)
     set_changed = Signal()  # digits removed from the set here
+    status_message = Signal(str)
 
     def __init__(self, store: MyDigits, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.store = store
+        self._label: int | None = None
+        self._reading: Prediction | None = None  # the first model's reading of the drawing
         title = QLabel("My digits")
         bold = QFont(self.font())
         bold.setWeight(QFont.Weight.DemiBold)
@@ -76,7 +88,12 @@ class MyDigitsPanel(QWidget):
             self._counts.append(count)
             grid.addWidget(button, 0, digit)
             grid.addWidget(count, 1, digit)
-        self.buttons.idToggled.connect(self._on_toggled)
+        self.buttons.idClicked.connect(self.set_label)
+        self.warning = QLabel()
+        self.warning.setTextFormat(Qt.TextFormat.PlainText)
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet(f"QLabel {{ color: {BAD_COLOR}; font-weight: 600; }}")
+        self.warning.hide()
 
         self.save_action = QAction("Save to My digits", self)
         self.save_action.setShortcuts([QKeySequence(Qt.Key.Key_Return),
@@ -114,24 +131,45 @@ class MyDigitsPanel(QWidget):
         layout.setSpacing(4)
         layout.addLayout(head)
         layout.addLayout(row)
+        layout.addWidget(self.warning)
         self.addAction(self.save_action)
-        self.set_label(0)
+        self.set_label(None)
         self.set_can_save(False)
         self.refresh_counts()
 
     @property
-    def label(self) -> int:
-        return max(self.buttons.checkedId(), 0)
+    def label(self) -> int | None:
+        """The digit the user says the drawing shows; None until one is chosen for it."""
+        return self._label
 
     @Slot(int)
-    def set_label(self, digit: int) -> None:
-        self.buttons.button(int(digit)).setChecked(True)
+    def set_label(self, digit: int | None) -> None:
+        """Choose the label (a digit key or button), or None to ask for one again."""
+        self._label = None if digit is None else int(digit)
+        # An exclusive group cannot uncheck its checked button: lift the rule for a moment.
+        self.buttons.setExclusive(False)
+        for button_id in range(10):
+            self.buttons.button(button_id).setChecked(button_id == self._label)
+        self.buttons.setExclusive(True)
         self._update_save_text()
 
     def set_can_save(self, can_save: bool) -> None:
         self.save_action.setEnabled(can_save)
         self.save_button.setEnabled(can_save)
         self._update_save_text()
+
+    def set_reading(self, prediction: Prediction | None) -> None:
+        """What the first model reads in the drawing now (None: no digit, or no model)."""
+        self._reading = prediction
+        self._update_save_text()
+
+    def disagreement(self) -> Prediction | None:
+        """The model's reading when it is confident and differs from the chosen label."""
+        reading, label = self._reading, self._label
+        if (label is None or reading is None or reading.digit == label
+                or reading.confidence < CONFIDENT_READING):
+            return None
+        return reading
 
     def changeEvent(self, event: QEvent) -> None:
         # The stylesheet reads palette(...) once; re-apply it when the system theme changes.
@@ -153,22 +191,41 @@ class MyDigitsPanel(QWidget):
 
     def _update_save_text(self) -> None:
         digit = self.label
-        self.save_button.setText(f"Save as {digit}")
-        tip = (f"Add this drawing to My digits labelled {digit} (Enter)" if
-               self.save_button.isEnabled() else "Draw a digit first")
+        can_save = self.save_action.isEnabled()
+        self.save_button.setText("Save as …" if digit is None else f"Save as {digit}")
+        if not can_save:
+            tip = "Draw a digit first"
+        elif digit is None:
+            tip = "Choose the digit this drawing shows first (buttons or keys 0–9)"
+        else:
+            tip = f"Add this drawing to My digits labelled {digit} (Enter)"
         self.save_button.setToolTip(tip)
         self.save_action.setToolTip(tip)
-
-    @Slot(int, bool)
-    def _on_toggled(self, digit: int, checked: bool) -> None:
-        if checked:
-            self._update_save_text()
-            self.label_changed.emit(digit)
+        reading = self.disagreement() if can_save else None
+        if reading is None:
+            self.warning.hide()
+            self.warning.clear()
+        else:
+            self.warning.setText(f"The model reads a {reading.digit} "
+                                 f"({100 * reading.confidence:.1f} % sure): is it really a "
+                                 f"{digit}? Saving will ask.")
+            self.warning.show()
 
     @Slot()
     def _request_save(self) -> None:
-        if self.save_action.isEnabled():
-            self.save_requested.emit(self.label)
+        if not self.save_action.isEnabled():
+            return
+        label = self.label
+        if label is None:
+            self.warning.setText("Choose the digit this drawing shows (0–9), then save.")
+            self.warning.show()
+            return
+        reading = self.disagreement()
+        if reading is not None and not ask_to_save_anyway(self, label, reading):
+            self.status_message.emit(f"Not saved: choose the digit the drawing shows "
+                                     f"(the model reads a {reading.digit}).")
+            return
+        self.save_requested.emit(label)
 
     @Slot()
     def remove_last(self) -> None:
@@ -194,3 +251,19 @@ class MyDigitsPanel(QWidget):
             self.store.clear()
             self.refresh_counts()
             self.set_changed.emit()
+
+
+def ask_to_save_anyway(parent: QWidget, label: int, reading: Prediction) -> bool:
+    """Confirm a label the model confidently disagrees with; Cancel is the default, so a hasty
+    Enter does not save a mislabelled digit."""
+    box = QMessageBox(QMessageBox.Icon.Warning, "Check the label",
+                      f"The model reads this drawing as a {reading.digit} "
+                      f"({100 * reading.confidence:.1f} % sure), but you chose {label}.\n\n"
+                      f"Save it to My digits as {label}?", QMessageBox.StandardButton.NoButton,
+                      parent)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    save = box.addButton(f"Save as {label}", QMessageBox.ButtonRole.AcceptRole)
+    cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(cancel)
+    box.exec()
+    return box.clickedButton() is save

@@ -105,6 +105,8 @@ class PredictionView(QWidget):
         self._confidence.setFont(big)
         self._confidence.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._runner_up = QLabel()
+        for label in (self._digit, self._confidence, self._runner_up):
+            label.setTextFormat(Qt.TextFormat.PlainText)
         self._runner_up.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._runner_up.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.bars = ProbabilityBars(color)

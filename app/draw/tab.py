@@ -2,7 +2,11 @@
 
 Only numpy, onnxruntime and Qt here (no torch): the tab must open instantly. One prediction is
 microseconds of onnxruntime work plus ~1 ms of rendering and preprocessing, so it runs on the GUI
-thread, throttled by a single-shot timer so a burst of pointer moves costs one update.
+thread, throttled by a single-shot timer so a burst of pointer moves costs one update. Opening a
+model file (at start-up too) and scoring My digits are background jobs (see `ModelPicker` and
+`ModelColumn`); `shutdown` ends them.
+
+The exports folder is watched, so a model exported from any tab, or by the CLI, is listed at once.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QFileSystemWatcher, QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import (
     QAction,
     QFont,
@@ -35,8 +39,9 @@ from PySide6.QtWidgets import (
 
 from app.draw.canvas import PEN_RANGE, DrawingCanvas, PixelPreview
 from app.draw.model_column import ModelColumn
-from app.draw.model_picker import ClassifierCache, describe
+from app.draw.model_picker import ClassifierCache, describe, exported_models
 from app.draw.my_digits_panel import MyDigitsPanel
+from app.shared.jobs import shutdown_all
 from app.shared.settings import app_settings
 from app.shared.style import series_color
 from core.data.canvas import canvas_to_mnist
@@ -46,6 +51,7 @@ from core.onnx_io.classifier import DigitClassifier
 from core.paths import bundled_model_path, exports_dir
 
 UPDATE_DELAY_MS = 40  # live predictions at most ~25 times a second while drawing
+EXPORTS_SETTLE_MS = 150  # an export writes a temporary file, then renames it: list once after
 
 
 def _bold(widget: QWidget) -> QFont:
@@ -58,7 +64,8 @@ class DrawTab(QWidget):
     """Canvas, 28×28 model input, one or two models' predictions, and My digits.
 
     Actions `undo_action`, `redo_action`, `clear_action` (and `save_digit_action`) are meant for
-    the main window's Edit menu too. `load_model(path)` shows a freshly exported model.
+    the main window's Edit menu too. `load_model(path)` shows a freshly exported model once it
+    has loaded in the background; `shutdown(timeout)` ends the tab's jobs.
     """
 
     status_message = Signal(str)
@@ -70,6 +77,8 @@ class DrawTab(QWidget):
         self._settings = settings if settings is not None else app_settings()
         self.store = store if store is not None else MyDigits()
         self._image28: np.ndarray | None = None
+        self._announced = False  # the start-up model has been reported in the status bar
+        self._second_waits = False  # compare turned on while the first model still loads
         cache = ClassifierCache()  # shared: both columns on one file use one session
 
         self.canvas = DrawingCanvas()
@@ -91,11 +100,22 @@ class DrawTab(QWidget):
         for column in (self.primary, self.secondary):
             column.picker.model_changed.connect(
                 lambda clf, c=column: self._on_model_changed(c, clf))
+            column.picker.loading_changed.connect(lambda _, c=column: c.predict(self._image28))
+            column.picker.load_failed.connect(
+                lambda path, _, c=column: self._forget_failed_model(c, path))
             column.picker.status_message.connect(self.status_message)
+        self.primary.picker.settled.connect(self._first_model_settled)
         self.compare_box.toggled.connect(self.set_compare)
         self.my_digits.save_requested.connect(self.save_digit)
-        self.my_digits.label_changed.connect(lambda d: self._settings.setValue("draw/label", d))
         self.my_digits.set_changed.connect(self._on_set_changed)
+        self.my_digits.status_message.connect(self.status_message)
+        self._exports_watcher = QFileSystemWatcher(self)
+        self._exports_settle = QTimer(self)
+        self._exports_settle.setSingleShot(True)
+        self._exports_settle.setInterval(EXPORTS_SETTLE_MS)
+        self._exports_settle.timeout.connect(self.refresh_models)
+        self._exports_watcher.directoryChanged.connect(self._exports_settle.start)
+        self._watch_exports()
 
         self._restore_settings()
         self._on_history_changed()
@@ -190,9 +210,10 @@ class DrawTab(QWidget):
     # ------------------------------------------------------------------ public slots
 
     @Slot(str)
-    def load_model(self, path: str) -> bool:
-        """Show the model at `path` in the first column (a dialog says why if it cannot)."""
-        return self.primary.picker.select_path(str(path))
+    def load_model(self, path: str) -> None:
+        """Show the model at `path` in the first column once it has loaded in the background
+        (a dialog says why if it cannot)."""
+        self.primary.picker.select_path(str(path))
 
     @Slot()
     def open_model_dialog(self) -> None:
@@ -200,9 +221,22 @@ class DrawTab(QWidget):
 
     @Slot()
     def refresh_models(self) -> None:
-        """Re-list exported runs (the lists also refresh themselves whenever they open)."""
+        """Re-list exported runs (the exports folder is watched, and the lists also refresh
+        themselves whenever they open)."""
+        self._watch_exports()  # the folder may have been removed and made again
         self.primary.picker.refresh()
         self.secondary.picker.refresh()
+
+    @property
+    def loading(self) -> bool:
+        """A model file is being opened in the background."""
+        return self.primary.picker.loading or self.secondary.picker.loading
+
+    def shutdown(self, timeout: float = 5.0) -> bool:
+        """End the tab's background jobs (model loading, My-digits scoring), waiting up to
+        `timeout` s in all; True when every thread has ended. No job reports back afterwards."""
+        runners = [r for column in (self.primary, self.secondary) for r in column.job_runners]
+        return shutdown_all(runners, timeout)
 
     @Slot(bool)
     def set_compare(self, on: bool) -> None:
@@ -211,11 +245,11 @@ class DrawTab(QWidget):
             return
         self.secondary.setVisible(on)
         self._settings.setValue("draw/compare", on)
-        if on and self.secondary.classifier is None:
-            others = [p for p in [*_newest_exports(), str(bundled_model_path())]
-                      if p != self.primary.picker.current_path]
-            self._load_first(self.secondary,
-                             [self._settings.value("draw/compare_model", ""), *others])
+        if on and self.secondary.classifier is None and not self.secondary.picker.loading:
+            if self.primary.picker.loading:  # its choice decides what the second one is not
+                self._second_waits = True
+            else:
+                self._load_second_model()
         self._refresh_scores()
         self.update_prediction()
 
@@ -236,6 +270,7 @@ class DrawTab(QWidget):
         for column in self._columns():
             column.predict(self._image28)
         self.my_digits.set_can_save(self._image28 is not None)
+        self.my_digits.set_reading(self.primary.view.prediction)
 
     @Slot(int)
     def save_digit(self, label: int) -> bool:
@@ -249,7 +284,7 @@ class DrawTab(QWidget):
         except (DigitLabError, OSError) as e:
             self.status_message.emit(f"Could not save to My digits: {e}")
             return False
-        self.canvas.clear()  # undoable, in case the label was wrong and the drawing is wanted
+        self.canvas.clear()  # undoable; an empty canvas also asks for the next digit's label
         self._on_set_changed()
         n = self.store.count()
         digits = "1 digit" if n == 1 else f"{n} digits"
@@ -279,6 +314,8 @@ class DrawTab(QWidget):
     @Slot()
     def _on_history_changed(self) -> None:
         self._update_actions()
+        if self.canvas.is_empty():  # cleared, saved or undone: the next drawing needs its label
+            self.my_digits.set_label(None)
         self.update_prediction()  # a finished stroke, undo, redo or clear: show it at once
 
     def _update_actions(self) -> None:
@@ -301,10 +338,20 @@ class DrawTab(QWidget):
 
     def _on_model_changed(self, column: ModelColumn, clf: DigitClassifier | None) -> None:
         if clf is not None:
-            key = "draw/model" if column is self.primary else "draw/compare_model"
-            self._settings.setValue(key, str(clf.path))
+            self._settings.setValue(self._setting_key(column), str(clf.path))
         column.show_score(self.store)
         column.predict(self._image28)
+        if column is self.primary:
+            self.my_digits.set_reading(self.primary.view.prediction)
+
+    def _setting_key(self, column: ModelColumn) -> str:
+        return "draw/model" if column is self.primary else "draw/compare_model"
+
+    def _forget_failed_model(self, column: ModelColumn, path: str) -> None:
+        """A remembered model that no longer loads is not tried again at the next start."""
+        key = self._setting_key(column)
+        if str(self._settings.value(key, "")) == path:
+            self._settings.remove(key)
 
     @Slot()
     def _on_set_changed(self) -> None:
@@ -319,31 +366,56 @@ class DrawTab(QWidget):
     def _restore_settings(self) -> None:
         s = self._settings
         self.set_pen_width(_int(s.value("draw/pen_width"), int(self.canvas.pen_width)))
-        self.my_digits.set_label(min(max(_int(s.value("draw/label"), 0), 0), 9))
-        self._load_first(self.primary, [s.value("draw/model", ""), str(bundled_model_path()),
-                                        *_newest_exports()])
+        # The label is never restored: each drawing gets its own (see MyDigitsPanel).
+        # The remembered model loads in a job like any other: a file that hangs or fails cannot
+        # stop the window from opening, and a failing one is forgotten.
+        self.primary.picker.select_first(_files([s.value("draw/model", ""),
+                                                 str(bundled_model_path()),
+                                                 *map(str, exported_models())]))
         compare = str(s.value("draw/compare", "false")).lower() in ("true", "1")
         self.compare_box.setChecked(compare)  # when on, set_compare loads the second model
         self.secondary.setVisible(compare)
         self._refresh_scores()
-        # Said once the event loop runs, so the main window has connected to status_message.
-        QTimer.singleShot(0, self, self._announce_model)
+
+    def _load_second_model(self) -> None:
+        """The remembered second model, else the newest export or the bundled model that the
+        first column does not show. None left: the picker says "No model loaded"."""
+        first = self.primary.picker.wanted_path
+        others = [p for p in [*map(str, exported_models()), str(bundled_model_path())]
+                  if not first or Path(p).resolve() != Path(first).resolve()]
+        self.secondary.picker.select_first(
+            _files([self._settings.value("draw/compare_model", ""), *others]))
+
+    @Slot()
+    def _first_model_settled(self) -> None:
+        if self._second_waits:
+            self._second_waits = False
+            if self.compare_box.isChecked() and self.secondary.classifier is None:
+                self._load_second_model()
+        if not self._announced:
+            self._announced = True
+            # Queued: at start-up the main window connects to status_message after __init__.
+            QTimer.singleShot(0, self, self._announce_model)
 
     @Slot()
     def _announce_model(self) -> None:
         clf = self.primary.classifier
         if clf is None:
-            self.status_message.emit("No model loaded: the bundled model is missing. "
-                                     "Open an ONNX file or export a run.")
+            missing = "" if bundled_model_path().is_file() else " the bundled model is missing."
+            self.status_message.emit(f"No model loaded:{missing} Open an ONNX file or export "
+                                     "a run.")
         else:
             self.status_message.emit(f"Draw tab: {describe(clf)}")
 
-    def _load_first(self, column: ModelColumn, candidates: list[object]) -> None:
-        """Load the first candidate that works, quietly: start-up must not pop dialogs."""
-        for path in candidates:
-            if path and Path(str(path)).is_file() and column.picker.select_path(str(path),
-                                                                                 quiet=True):
-                return
+    def _watch_exports(self) -> None:
+        """Watch the exports folder (made here if missing) so new exports are listed at once."""
+        folder = exports_dir()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return  # nowhere to watch; the lists still refresh when opened
+        if str(folder) not in self._exports_watcher.directories():
+            self._exports_watcher.addPath(str(folder))
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         """Cap the canvas column's width to the height its canvas gets, and the canvas's height
@@ -364,13 +436,9 @@ class DrawTab(QWidget):
         super().keyPressEvent(event)
 
 
-def _newest_exports() -> list[str]:
-    try:
-        files = sorted(exports_dir().glob("*.onnx"), key=lambda p: p.stat().st_mtime,
-                       reverse=True)
-    except OSError:
-        return []
-    return [str(p) for p in files]
+def _files(candidates: list[object]) -> list[str]:
+    """The candidates that name an existing file, in order (settings may hold anything)."""
+    return [str(p) for p in candidates if p and isinstance(p, str) and Path(p).is_file()]
 
 
 def _int(value: object, default: int) -> int:

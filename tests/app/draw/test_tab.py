@@ -12,66 +12,15 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 from PySide6.QtCore import QPoint, QSettings, Qt
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QTabWidget, QWidget
+from PySide6.QtWidgets import QFileDialog, QTabWidget, QWidget
 
 from app.draw.canvas import DrawingCanvas
 from app.draw.tab import DrawTab
 from core.data.my_digits import MyDigits
-from core.paths import bundled_model_path
+from tests.app.draw.conftest import make_tab, texts
 from tests.conftest import REPO
 from tests.core.data.test_my_digits import gemm_onnx
-
-
-@pytest.fixture
-def model_path(tmp_path: Path) -> Path:
-    """The real bundled model when it is there, else a Gemm model built with onnx.helper."""
-    bundled = bundled_model_path()
-    return bundled if bundled.is_file() else gemm_onnx(tmp_path / "gemm.onnx")
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> QSettings:
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-
-
-@pytest.fixture
-def errors(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Dialogs the tab would show, captured instead of blocking the test."""
-    shown: list[str] = []
-    monkeypatch.setattr(QMessageBox, "critical",
-                        lambda parent, title, text, *a, **k: shown.append(text))
-    return shown
-
-
-@pytest.fixture
-def tab(qtbot, settings: QSettings, tmp_path: Path, model_path: Path, errors) -> DrawTab:
-    widget = DrawTab(settings=settings, store=MyDigits(tmp_path / "my_digits"))
-    qtbot.addWidget(widget)
-    widget.resize(1100, 700)
-    widget.show()
-    qtbot.waitExposed(widget)
-    assert widget.load_model(str(model_path))
-    return widget
-
-
-def draw_stroke(qtbot, tab: DrawTab, points: list[tuple[float, float]]) -> None:
-    """Press, move through `points` (fractions of the canvas widget), release: real events."""
-    canvas = tab.canvas
-    at = [QPoint(int(x * canvas.width()), int(y * canvas.height())) for x, y in points]
-    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=at[0])
-    for pos in at[1:]:
-        qtbot.mouseMove(canvas, pos)
-    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=at[-1])
-
-
-SEVEN = [[(0.3, 0.25), (0.45, 0.24), (0.6, 0.24), (0.7, 0.25), (0.62, 0.4), (0.55, 0.55),
-          (0.5, 0.7), (0.46, 0.8)]]
-ONE = [[(0.5, 0.2), (0.5, 0.35), (0.5, 0.5), (0.5, 0.65), (0.5, 0.8)]]
-
-
-def draw_digit(qtbot, tab: DrawTab, strokes: list = SEVEN) -> None:
-    for stroke in strokes:
-        draw_stroke(qtbot, tab, stroke)
+from tests.support.draw_helpers import ONE, SEVEN, draw_digit, draw_stroke, settled, wait_idle
 
 
 def assert_blank(tab: DrawTab) -> None:
@@ -91,7 +40,9 @@ def test_tab_builds_with_actions_and_shortcut_tooltips(tab: DrawTab) -> None:
     assert not tab.undo_action.isEnabled() and not tab.redo_action.isEnabled()
     assert_blank(tab)
     assert "params" in tab.primary.picker.info.full_text()
-    assert tab.primary.picker.badge.text() in ("under 8k", "over 8k")
+    # Both models the fixture may load are under budget: the bundled flagship has 7,604
+    # parameters, the Gemm fallback 784 × 10 + 10 = 7,850 (test_model_picker covers "over").
+    assert tab.primary.picker.badge.text() == "under 8k"
     assert not tab.secondary.isVisible()
 
 
@@ -167,6 +118,7 @@ def test_actions_are_off_while_another_tab_is_shown(qtbot, settings: QSettings,
     assert draw.undo_action.isEnabled() and draw.clear_action.isEnabled()
     tabs.setCurrentIndex(0)
     assert not draw.undo_action.isEnabled() and not draw.clear_action.isEnabled()
+    assert draw.shutdown(10.0)
 
 
 def test_strokes_are_round_smooth_and_antialiased(qtbot) -> None:
@@ -195,7 +147,7 @@ def test_a_dot_is_not_a_digit(qtbot, tab: DrawTab) -> None:
 
 @pytest.mark.parametrize("kind", ["random bytes", "three channels"])
 def test_a_broken_model_shows_an_error_and_keeps_the_current_one(
-        tab: DrawTab, tmp_path: Path, errors: list[str], monkeypatch, kind: str) -> None:
+        qtbot, tab: DrawTab, tmp_path: Path, dialogs, monkeypatch, kind: str) -> None:
     before = tab.classifier
     bad = tmp_path / "bad.onnx"
     if kind == "random bytes":
@@ -211,21 +163,24 @@ def test_a_broken_model_shows_an_error_and_keeps_the_current_one(
                   str(bad))
     # Through "Open ONNX…", as a user would.
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(bad), ""))
-    tab.primary.picker.open_button.click()
+    picker = tab.primary.picker
+    settled(qtbot, picker, picker.open_button.click)
+    errors = texts(dialogs)
     assert len(errors) == 1 and "bad.onnx" in errors[0] and before.path.name in errors[0]
     if kind == "three channels":
         assert "(N, 3, 28, 28)" in errors[0]
     assert tab.classifier is before
-    assert tab.primary.picker.combo.currentData() == str(before.path.resolve())
-    assert not tab.load_model(str(tmp_path / "missing.onnx"))  # the main window's slot too
-    assert len(errors) == 2 and tab.classifier is before
+    assert picker.combo.currentData() == str(before.path.resolve())
+    settled(qtbot, picker, lambda: tab.load_model(str(tmp_path / "missing.onnx")))  # the window's
+    assert len(dialogs) == 2 and tab.classifier is before
 
 
 def test_compare_shows_two_predictions(qtbot, tab: DrawTab, tmp_path: Path) -> None:
     other = gemm_onnx(tmp_path / "other.onnx", seed=3)
     tab.compare_box.setChecked(True)
     assert tab.secondary.isVisible()
-    assert tab.secondary.picker.select_path(str(other))
+    wait_idle(qtbot, tab)
+    settled(qtbot, tab.secondary.picker, lambda: tab.secondary.picker.select_path(str(other)))
     draw_digit(qtbot, tab)
     first, second = tab.primary.view, tab.secondary.view
     assert first.prediction is not None and second.prediction is not None
@@ -236,7 +191,7 @@ def test_compare_shows_two_predictions(qtbot, tab: DrawTab, tmp_path: Path) -> N
     assert not tab.secondary.isVisible()
 
 
-def test_saving_to_my_digits_round_trips_and_scores(qtbot, tab: DrawTab) -> None:
+def test_saving_to_my_digits_round_trips_and_scores(qtbot, tab: DrawTab, monkeypatch) -> None:
     draw_digit(qtbot, tab)
     shown = tab.image28.copy()
     predicted = tab.primary.view.prediction.digit
@@ -251,14 +206,18 @@ def test_saving_to_my_digits_round_trips_and_scores(qtbot, tab: DrawTab) -> None
     np.testing.assert_allclose(images[0], shown, atol=0.5 / 255 + 1e-6)
     assert tab.canvas.strokes == ()  # cleared for the next digit ...
     assert tab.my_digits._counts[predicted].text() == "1"
+    wait_idle(qtbot, tab)  # scoring runs in the background
     assert "100.0 % right (1 of 1)" in tab.primary.score.text()
     tab.undo_action.trigger()  # ... and undo brings the drawing back
     assert tab.image28 is not None
 
     tab.my_digits.set_label((predicted + 1) % 10)
+    monkeypatch.setattr("app.draw.my_digits_panel.ask_to_save_anyway", lambda *a: True)
     tab.my_digits.save_button.click()
+    wait_idle(qtbot, tab)
     assert "50.0 % right (1 of 2)" in tab.primary.score.text()
     tab.my_digits.remove_last()
+    wait_idle(qtbot, tab)
     assert tab.store.count() == 1 and "(1 of 1)" in tab.primary.score.text()
 
 
@@ -273,19 +232,21 @@ def test_settings_persist(qtbot, tab: DrawTab, settings: QSettings, tmp_path: Pa
     other = gemm_onnx(tmp_path / "other.onnx", seed=5)
     tab.pen_slider.setValue(31)
     tab.set_compare(True)
-    tab.secondary.picker.select_path(str(other))
+    wait_idle(qtbot, tab)
+    settled(qtbot, tab.secondary.picker, lambda: tab.secondary.picker.select_path(str(other)))
     tab.my_digits.set_label(6)
     settings.sync()
-    again = DrawTab(settings=settings, store=tab.store)
-    qtbot.addWidget(again)
+    again = make_tab(qtbot, settings, tab.store.root)
     assert again.canvas.pen_width == 31 and again.pen_value.text() == "31"
-    assert again.compare_box.isChecked() and again.my_digits.label == 6
+    assert again.compare_box.isChecked()
+    assert again.my_digits.label is None  # a label belongs to one drawing, never remembered
     assert again.classifier.path == model_path.resolve()
     assert again.secondary.classifier.path == other.resolve()
+    assert again.shutdown(10.0)
 
 
 def test_missing_bundled_model_is_said_and_a_model_can_still_be_opened(
-        qtbot, settings: QSettings, tmp_path: Path, monkeypatch, errors) -> None:
+        qtbot, settings: QSettings, tmp_path: Path, monkeypatch, dialogs) -> None:
     missing = tmp_path / "nowhere" / "default.onnx"
     monkeypatch.setattr("app.draw.tab.bundled_model_path", lambda: missing)
     monkeypatch.setattr("app.draw.model_picker.bundled_model_path", lambda: missing)
@@ -293,28 +254,33 @@ def test_missing_bundled_model_is_said_and_a_model_can_still_be_opened(
     qtbot.addWidget(widget)
     with qtbot.waitSignal(widget.status_message, check_params_cb=lambda t: "missing" in t):
         pass  # said once the event loop runs, when the main window listens
-    assert widget.classifier is None and errors == []  # no dialog at start-up
+    assert widget.classifier is None and dialogs == []  # no dialog at start-up
     assert "missing" in widget.primary.picker.combo.itemText(0)
+    assert widget.primary.picker.combo.currentIndex() == -1  # shows "No model loaded"
     assert widget.primary.view.confidence_text == "no model loaded"
     widget.canvas.add_stroke([(140, 60), (140, 220)])
     assert widget.image28 is not None  # the preview works without a model
     assert widget.primary.view.confidence_text == "no model loaded"
-    assert widget.load_model(str(gemm_onnx(tmp_path / "m.onnx")))
+    settled(qtbot, widget.primary.picker,
+            lambda: widget.load_model(str(gemm_onnx(tmp_path / "m.onnx"))))
     assert widget.primary.view.prediction is not None
+    assert widget.shutdown(10.0)
 
 
 def test_exports_are_listed_and_a_reexport_is_reloaded(
         qtbot, tab: DrawTab, digitlab_home: Path) -> None:
     exports = digitlab_home / "exports"
-    exports.mkdir(parents=True)
+    exports.mkdir(parents=True, exist_ok=True)  # the tab made it to watch it
     path = gemm_onnx(exports / "run-a.onnx", seed=1)
     tab.refresh_models()
     combo = tab.primary.picker.combo
     assert "run-a" in [combo.itemText(i) for i in range(combo.count())]
-    assert tab.load_model(str(path))
+    settled(qtbot, tab.primary.picker, lambda: tab.load_model(str(path)))
     first = tab.classifier
+    assert first.path == path.resolve()
     gemm_onnx(path, seed=2)  # exported again to the same file
-    assert tab.load_model(str(path)) and tab.classifier is not first
+    settled(qtbot, tab.primary.picker, lambda: tab.load_model(str(path)))
+    assert tab.classifier is not first and tab.classifier.path == path.resolve()
 
 
 def test_the_draw_tab_does_not_import_torch(tmp_path: Path) -> None:
@@ -326,8 +292,11 @@ def test_the_draw_tab_does_not_import_torch(tmp_path: Path) -> None:
         "import app.draw.tab, app.draw.canvas, app.draw.prob_bars, app.draw.model_picker, "
         "app.draw.my_digits_panel, app.draw.model_column, core.data.my_digits\n"
         "tab = app.draw.tab.DrawTab(settings=QSettings(sys.argv[1], QSettings.Format.IniFormat))\n"
-        "tab.show(); tab.canvas.add_stroke([(140, 60), (140, 220)]); tab.update_prediction()\n"
-        "assert tab.image28 is not None\n"
+        "tab.show()\n"
+        "while tab.loading: QApplication.processEvents()\n"
+        "tab.canvas.add_stroke([(140, 60), (140, 220)]); tab.update_prediction()\n"
+        "assert tab.image28 is not None and tab.classifier is not None\n"
+        "assert tab.shutdown(10)\n"
         "bad = sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.'))\n"
         "print('TORCH:', bad)\n"
         "sys.exit(1 if bad else 0)\n"
