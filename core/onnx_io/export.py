@@ -136,3 +136,22 @@ def export_run(run: Any, path: Path, checkpoint: str = "best") -> ExportReport:
     metadata["digitlab.run"] = run.id
     metadata["digitlab.checkpoint"] = checkpoint
     return export_model(model, path, metadata)
+
+
+def draw_export_path(run_dir_name: str) -> Path:
+    """Where "export, then open in Draw" writes a run: the exports folder (which the Draw tab
+    lists and watches), named after the run's folder (its identity; never a field of a file)."""
+    from core.paths import exports_dir
+
+    return exports_dir() / f"{Path(run_dir_name).name}.onnx"
+
+
+def export_run_for_draw(run_id: str, store: Any = None) -> Path:
+    """The one "export, then open in Draw" path of the Train and Compare tabs (and of anyone
+    else): export `run_id`'s best checkpoint to `draw_export_path` and return the file. Call
+    it in a background job; the caller's tab emits the path and the main window opens it in Draw.
+    """
+    from core.runs.store import RunStore
+
+    run = (store if store is not None else RunStore()).get(run_id)
+    return export_run(run, draw_export_path(run.dir.name)).path

@@ -85,3 +85,14 @@ def test_export_refuses_a_run_without_checkpoint(tmp_path: Path) -> None:
     run = RunStore(tmp_path / "runs").create(TrainConfig().to_dict())
     with pytest.raises(ModelFileError, match="saved no epoch yet"):
         export.export_run(run, tmp_path / "m.onnx")
+
+
+def test_export_for_draw_goes_to_the_exports_folder_named_by_the_run_folder(
+        trained_run, digitlab_home: Path) -> None:
+    # The one "export, then open in Draw" path of the Train and Compare tabs.
+    path = export.export_run_for_draw(trained_run.id, RunStore(trained_run.dir.parent))
+    assert path == digitlab_home / "exports" / f"{trained_run.dir.name}.onnx"
+    assert export.draw_export_path(trained_run.dir.name) == path
+    clf = DigitClassifier(path)
+    assert clf.metadata["digitlab.run"] == trained_run.id and clf.under_budget
+    assert export.draw_export_path("../../x") == digitlab_home / "exports" / "x.onnx"
