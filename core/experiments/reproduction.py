@@ -1,0 +1,201 @@
+"""The reproduction experiment and its table: every write-up model trained with its own recipe,
+set beside what its write-up claims (core/experiments/claims.py).
+
+    digitlab-cli experiment run --reproduce [--set train_subset=10000] [--seeds 0 1 2]
+    digitlab-cli report --reproduction [-o docs/REPRODUCTION.md]
+
+Each write-up model is one variant ({"model": name}) trained with `writeup_recipe`: its recipe's
+epochs (15, EVA5's 19), optimizer and schedule. When the training set is cut down to save time,
+a recipe's validation split (Session-6 holds out 10%) is cut in the same proportion, so the
+model still trains on 90% of what it is given. The document states the budget it was run with.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+from typing import Any
+
+from core.experiments.claims import Claim, claim_for
+from core.experiments.spec import ExperimentSpec
+from core.experiments.statistics import cell
+from core.experiments.storage import ExperimentStore, TrialState
+from core.runs.report import TARGET_ACCURACY, format_seconds, summarize_run
+
+REPRODUCTION = "reproduction"
+MNIST_TRAIN = 60_000
+MNIST_TEST = 10_000
+NOISE_SE = 2.0  # a claim counts as reproduced within this many binomial standard errors
+
+
+def writeup_models() -> list[str]:
+    from core.models import list_models
+
+    return [spec.name for spec in list_models() if not spec.is_ours]
+
+
+def reproduction_spec(name: str = REPRODUCTION, seeds: list[int] | None = None,
+                      base: dict[str, Any] | None = None,
+                      models: list[str] | None = None) -> ExperimentSpec:
+    from core.models import get_spec
+
+    base = dict(base or {})
+    subset = int(base.get("train_subset", 0) or 0)
+    variants: dict[str, dict[str, Any]] = {}
+    for model in models or writeup_models():
+        overrides: dict[str, Any] = {"model": model}
+        val_split = int(get_spec(model).recipe.get("val_split", 0) or 0)  # type: ignore[call-overload]
+        if subset and val_split and "val_split" not in base:
+            overrides["val_split"] = max(1, round(val_split * subset / MNIST_TRAIN))
+        variants[model] = overrides
+    spec = ExperimentSpec(
+        name=name, model=writeup_models()[0], writeup_recipe=True, seeds=seeds or [0],
+        description="Every write-up model with its write-up's recipe, beside its claims.",
+        base=base, variants=variants)
+    spec.validate()
+    return spec
+
+
+def _tolerance(claim: float, n_test: int) -> float:
+    p = min(max(claim / 100.0, 1e-4), 1 - 1e-4)
+    return NOISE_SE * 100.0 * math.sqrt(p * (1 - p) / n_test)
+
+
+def verdict(claim: Claim | None, state: TrialState, n_train: int, n_test: int,
+            n_seeds: int = 1) -> str:
+    """A note on whether the claim was reproduced, and the likely reason when it was not."""
+    if state.status != "completed" or state.run is None:
+        reason = state.run.error if state.run is not None and state.run.error else ""
+        return f"{state.status}{': ' + cell(reason) if reason else ''}"
+    notes = []
+    summary = summarize_run(state.run)
+    if claim is not None and claim.params is not None and claim.params != summary.params:
+        notes.append(f"parameters differ from the claim by {summary.params - claim.params:+,}")
+    if claim is None or claim.accuracy is None:
+        notes.append("no accuracy claimed")
+    else:
+        measured = summary.best_acc if claim.accuracy_kind == "best" else summary.final_acc
+        tolerance = _tolerance(claim.accuracy, n_test)
+        gap = (measured or 0.0) - claim.accuracy
+        if gap >= -tolerance:
+            notes.append(f"claim reproduced ({claim.accuracy_kind} {gap:+.2f} points)")
+        else:
+            why = []
+            if n_train < MNIST_TRAIN:
+                why.append(f"trained on {n_train:,} of {MNIST_TRAIN:,} images")
+            if n_seeds == 1:
+                why.append("one seed, so seed-to-seed spread is unknown")
+            reasons = "; ".join(why)
+            notes.append(f"not reproduced: {gap:+.2f} points against the claim"
+                         f"{' (' + reasons + ')' if reasons else ''}")
+    if claim is not None and claim.note:
+        notes.append(claim.note)
+    return "; ".join(notes)
+
+
+def _own_target(claim: Claim | None, state: TrialState) -> str:
+    if claim is None or claim.target is None or state.run is None or not state.run.history:
+        return "–"
+    target, summary = claim.target, summarize_run(state.run)
+    checks = []
+    if target.accuracy is not None:
+        figures = summary.last3 if target.consistent else (summary.final_acc or 0.0,)
+        checks.append(len(figures) > 0 and min(figures) >= target.accuracy)
+    if target.params_below is not None:
+        checks.append(0 < summary.params < target.params_below)
+    if target.max_epochs is not None:
+        checks.append(summary.epochs_done <= target.max_epochs)
+    return "✅" if all(checks) else "❌"
+
+
+def _mark(ok: bool) -> str:
+    return "✅" if ok else "❌"
+
+
+def reproduction_markdown(store: ExperimentStore | None = None,
+                          name: str = REPRODUCTION) -> str:
+    """docs/REPRODUCTION.md: the budget it ran on, then one row per write-up model (and seed)."""
+    store = store or ExperimentStore()
+    if not store.exists(name):
+        from core.errors import ConfigError
+
+        raise ConfigError(f"No reproduction experiment '{name}' yet: run `digitlab-cli "
+                          f"experiment run --reproduce` first.")
+    spec = store.load(name)
+    states = store.states(name, seeds=spec.seeds)
+    sessions = store.sessions(name)
+    n_train = int(spec.base.get("train_subset", 0) or 0) or MNIST_TRAIN
+    n_test = int(spec.base.get("test_subset", 0) or 0) or MNIST_TEST
+    done = [s for s in states if s.status == "completed"]
+    envs = [s.run.env for s in done if s.run is not None]
+    devices = sorted({str(e.get("device", "")) for e in envs if e.get("device")})
+    threads = sorted({str(e.get("threads")) for e in envs if e.get("threads")})
+    cpu = sorted({str(e.get("cpu_count")) for e in envs if e.get("cpu_count")})
+    train_s = sum(summarize_run(s.run).seconds for s in done if s.run is not None)
+    wall = sum(float(s.get("wall_s", 0)) for s in sessions)
+    budget = (f"{n_train:,} training images"
+              + (" (the full set)" if n_train == MNIST_TRAIN else f" (of {MNIST_TRAIN:,})")
+              + f", {n_test:,} test images"
+              + (" (the full test set)" if n_test == MNIST_TEST else "")
+              + f", seeds {', '.join(map(str, spec.seeds))}, each recipe's own epochs "
+                f"(15; EVA5 19)")
+    lines = [
+        "# Reproducing the write-ups",
+        "",
+        "Generated by `digitlab-cli report --reproduction` from the run store's "
+        f"`{name}` experiment (`digitlab-cli experiment run --reproduce`). Every figure below "
+        "was measured by DigitLab; nothing is copied from elsewhere but the claims, which "
+        "cite the write-up's line (/work/shared/seeds/).",
+        "",
+        f"**Budget**: {budget}. Each model trains with its write-up's recipe "
+        "(`--writeup-recipe`); a recipe's validation split is scaled with the training set. "
+        + ("A reduced training set lowers accuracy: where a claim is not reproduced on this "
+           "budget, that is the first suspect, not the write-up. " if n_train < MNIST_TRAIN
+           else ""),
+        "",
+        f"**Machine**: {cell(platform.machine())}, {', '.join(cpu) or '?'} CPU cores; "
+        f"devices {cell(', '.join(devices)) or '–'}; torch threads per trial "
+        f"{', '.join(threads) or '–'}. Training and evaluation time over finished trials "
+        f"{format_seconds(train_s)}; wall time of the experiment's sessions "
+        f"{format_seconds(wall)} (the machine was shared with other work).",
+        "",
+        f"**Rule**: a claim counts as reproduced when DigitLab's figure of the same kind (best "
+        f"or final epoch) is at most {NOISE_SE:g} binomial standard errors of the test set "
+        f"below it (≈0.16 points at 99.35% on 10,000 images); one seed cannot say more. "
+        f"DigitLab's targets: ≥ {TARGET_ACCURACY}% test accuracy in each of the last three "
+        f"epochs, < 8,000 parameters, ≤ 15 epochs.",
+        "",
+        "| Model | Write-up | Params claimed | Params computed | Accuracy claimed | "
+        "DigitLab best | DigitLab final | Last 3 epochs | ≥99.4% last 3 · <8k · ≤15 ep. | "
+        "Write-up's own target | Note |",
+        "|" + "---|" * 11,
+    ]
+    for state in states:
+        model = str(state.trial.point.variant or state.trial.point.label)
+        claim = claim_for(model)
+        summary = summarize_run(state.run) if state.run is not None else None
+        claimed_acc = "–" if claim is None or claim.accuracy is None else \
+            f"{claim.accuracy:.2f}% ({claim.accuracy_kind}; {claim.accuracy_cite})"
+        claimed_params = "–" if claim is None or claim.params is None else \
+            f"{claim.params:,} ({claim.params_cite})"
+        seed = f" (seed {state.trial.seed})" if len(spec.seeds) > 1 else ""
+        if summary is not None and summary.epochs_done:
+            measured = [f"{summary.params:,}", f"{summary.best_acc:.2f}%",
+                        f"{summary.final_acc:.2f}%", ", ".join(f"{a:.2f}" for a in summary.last3),
+                        f"{_mark(summary.meets_accuracy)} {_mark(summary.meets_params)} "
+                        f"{_mark(summary.meets_epochs)} ({summary.epochs_done})"]
+        else:
+            measured = [f"{summary.params:,}" if summary and summary.params else "–",
+                        "–", "–", "–", "–"]
+        lines.append(f"| {cell(model)}{seed} | {cell(claim.writeup if claim else '–')} | "
+                     f"{cell(claimed_params)} | {measured[0]} | {cell(claimed_acc)} | "
+                     f"{' | '.join(measured[1:])} | {_own_target(claim, state)} | "
+                     f"{cell(verdict(claim, state, n_train, n_test, len(spec.seeds)))} |")
+    pending = [s for s in states if s.status != "completed"]
+    if pending:
+        lines += ["", f"**Not finished** ({len(pending)} of {len(states)}): "
+                  + ", ".join(f"{cell(s.trial.point.label)} ({s.status})" for s in pending)
+                  + ". Run `digitlab-cli experiment run "
+                  + ("--reproduce" if name == REPRODUCTION else name)
+                  + "` to continue; this document is regenerated from what is in the store."]
+    return "\n".join(lines) + "\n"

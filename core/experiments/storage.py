@@ -1,0 +1,164 @@
+"""Where an experiment lives, and which of the run store's runs are its trials.
+
+    <home>/experiments/<name>/experiment.toml   its definition (what `experiment run` was given)
+    <home>/experiments/<name>/points.json       the settings it tries (sampled ones too), in order
+    <home>/experiments/<name>/sessions.json     each time it ran: executor, machine, wall time
+
+The experiments folder sits beside the run store's folder, so an experiment is kept with its runs.
+A trial's results are ordinary runs tagged {"name", "trial", ...} (RunRecord.experiment): the
+run store stays the one owner of results, and a trial's state is read from its newest run.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from core.errors import ConfigError
+from core.experiments.spec import ExperimentSpec, Point, Trial, check_name
+from core.fileio import read_untrusted, write_bytes_atomic, write_json_atomic
+from core.runs.store import RunRecord, RunStore
+
+EARLY_STOPPED = "early-stopped"  # the error text of a run an ASHA scheduler stopped begins so
+_MAX_FILE = 4 * 1024 * 1024  # an experiment's own files are small; anything larger is not ours
+
+
+@dataclass(frozen=True)
+class TrialState:
+    """A trial and its newest run (None: never started)."""
+
+    trial: Trial
+    run: RunRecord | None
+
+    @property
+    def status(self) -> str:
+        """pending | running | completed | early-stopped | stopped | interrupted | failed."""
+        if self.run is None:
+            return "pending"
+        status = self.run.effective_status
+        if status == "stopped" and self.run.error.startswith(EARLY_STOPPED):
+            return EARLY_STOPPED
+        return status
+
+    @property
+    def finished(self) -> bool:
+        """Nothing more to do: completed, or stopped early on purpose by the search."""
+        return self.status in ("completed", EARLY_STOPPED)
+
+    def history_value(self, key: str) -> float | None:
+        """`key` ("val_acc", "test_acc", ...) of the newest epoch, None when absent."""
+        if self.run is None or not self.run.history:
+            return None
+        value = self.run.history[-1].get(key)
+        return None if value is None else float(value)
+
+
+class ExperimentStore:
+    def __init__(self, runs: RunStore | None = None) -> None:
+        self.runs = runs or RunStore()
+        self.root = self.runs.root.parent / "experiments"
+
+    def folder(self, name: str) -> Path:
+        return self.root / check_name(name)
+
+    def exists(self, name: str) -> bool:
+        return (self.folder(name) / "experiment.toml").is_file()
+
+    def names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir()
+                      if (p / "experiment.toml").is_file())
+
+    def load(self, name: str) -> ExperimentSpec:
+        path = self.folder(name) / "experiment.toml"
+        if not path.is_file():
+            known = ", ".join(self.names()) or "none yet"
+            raise ConfigError(f"No experiment '{name}' (experiments: {known}). Start one with "
+                              f"`digitlab-cli experiment run {name} ...`.")
+        try:
+            text = read_untrusted(path, _MAX_FILE).decode("utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"Cannot read {path}: {e}.") from None
+        spec = ExperimentSpec.from_toml(text)
+        if spec.name != name:
+            raise ConfigError(f"{path} names experiment '{spec.name}', not '{name}': rename the "
+                              f"folder or the name inside it.")
+        return spec
+
+    def save(self, spec: ExperimentSpec) -> None:
+        """Write a new experiment's definition; an existing one must be the same experiment."""
+        spec.validate()
+        if self.exists(spec.name):
+            if self.load(spec.name).to_dict() != spec.to_dict():
+                raise ConfigError(f"Experiment '{spec.name}' already exists with another "
+                                  f"definition: resume it with `digitlab-cli experiment run "
+                                  f"{spec.name}` alone, or choose a new name.")
+            return
+        write_bytes_atomic(self.folder(spec.name) / "experiment.toml",
+                           spec.to_toml().encode("utf-8"))
+
+    # --- points (the settings tried, sampled ones included, so a resume tries the same) ----
+
+    def points(self, name: str) -> list[Point]:
+        data = self._read_json(name, "points.json", [])
+        return [Point.from_dict(p) for p in data]
+
+    def save_points(self, name: str, points: list[Point]) -> None:
+        write_json_atomic(self.folder(name) / "points.json", [p.to_dict() for p in points])
+
+    # --- sessions: each `experiment run`, for wall times -----------------------------------
+
+    def sessions(self, name: str) -> list[dict[str, Any]]:
+        return list(self._read_json(name, "sessions.json", []))
+
+    def add_session(self, name: str, session: dict[str, Any]) -> None:
+        sessions = [s for s in self.sessions(name) if s.get("id") != session.get("id")]
+        write_json_atomic(self.folder(name) / "sessions.json", [*sessions, session])
+
+    # --- trials ----------------------------------------------------------------------------
+
+    def trial_runs(self, name: str) -> dict[str, list[RunRecord]]:
+        """Trial key → its runs, oldest first (a trial restarted from nothing has several)."""
+        found: dict[str, list[RunRecord]] = {}
+        for record in self.runs.list():
+            tag = record.experiment
+            if isinstance(tag, dict) and tag.get("name") == name and "trial" in tag:
+                found.setdefault(str(tag["trial"]), []).append(record)
+        return found
+
+    def states(self, name: str, points: list[Point] | None = None,
+               seeds: list[int] | None = None) -> list[TrialState]:
+        """Every trial of the experiment in order, with its newest run."""
+        if points is None:
+            points = self.points(name)
+        if seeds is None:
+            seeds = self.load(name).seeds
+        runs = self.trial_runs(name)
+        states = []
+        for point in points:
+            for seed in seeds:
+                trial = Trial(point, seed)
+                records = runs.get(trial.key, [])
+                states.append(TrialState(trial, records[-1] if records else None))
+        return states
+
+    def _read_json(self, name: str, file: str, default: Any) -> Any:
+        path = self.folder(name) / file
+        try:
+            return json.loads(read_untrusted(path, _MAX_FILE))
+        except FileNotFoundError:
+            return default
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"{path} is unreadable ({e}); delete it to start that part "
+                              f"again.") from None
+
+
+def new_session(executor: str) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {"id": now.strftime("%Y%m%d-%H%M%S-%f"), "started": now.isoformat(timespec="seconds"),
+            "executor": executor, "host": socket.gethostname(), "wall_s": 0.0, "trials_run": 0}
