@@ -2,14 +2,14 @@
 
 The schedule comes from the torch-free `core.training.config.lr_curve`, so it redraws
 instantly as the form
-changes. The augmentation grid needs torch and the real MNIST files: it is computed in a worker,
-one at a time (a newer request waits for the running one and replaces older waiting ones).
+changes. The augmentation grid (`core.data.augment_preview`) needs torch and the real MNIST files:
+it is computed in a job, one at a time (a newer request waits for the running one and replaces
+older waiting ones).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,6 @@ from app.shared.style import series_color
 from app.train.form import SCHEDULE_NAMES
 from core.training.config import TrainConfig, lr_curve
 
-GRID_DRAWS = 3  # augmented rows under the row of originals
 ZOOM = 2  # screen pixels per MNIST pixel
 
 
@@ -65,32 +64,11 @@ class GridRequest:
     aspect: float = 0.0
 
 
-@lru_cache(maxsize=2)
-def _sample_digits(folder: str) -> np.ndarray:
-    """The first training image of each digit 0-9: (10, 28, 28) uint8."""
-    from core.data.mnist import load_arrays
+def grid_job(request: GridRequest) -> np.ndarray:
+    """A job: `core.data.augment_preview.augmentation_grid` for `request` (imports torch)."""
+    from core.data.augment_preview import augmentation_grid
 
-    data = load_arrays(Path(folder))
-    firsts = [int(np.flatnonzero(data.train_labels == d)[0]) for d in range(10)]
-    return np.array(data.train_images[firsts])
-
-
-def augmentation_grid(request: GridRequest) -> np.ndarray:
-    """(1 + GRID_DRAWS, 10, 28, 28) uint8 tiles: the originals, then augmented draws of them.
-
-    Runs in a worker thread (torch, MNIST). The generator is seeded the same way every time, so
-    moving the strength slider changes how far the digits move, not which way.
-    """
-    import torch
-
-    from core.data.augment import AugmentSpec, augment_batch
-
-    digits = _sample_digits(request.folder)
-    x = torch.from_numpy(digits).float().div(255).unsqueeze(1)  # (10, 1, 28, 28)
-    generator = torch.Generator().manual_seed(1234)
-    spec = AugmentSpec(stroke=request.stroke, aspect=request.aspect)
-    rows = [x] + [augment_batch(x, request.strength, generator, spec) for _ in range(GRID_DRAWS)]
-    return (torch.stack(rows).squeeze(2).clamp(0, 1) * 255).round().byte().numpy()
+    return augmentation_grid(request.folder, request.strength, request.stroke, request.aspect)
 
 
 def tiles_pixmap(tiles: np.ndarray, zoom: int = ZOOM, gap: int = 6) -> QPixmap:
@@ -165,7 +143,7 @@ class AugmentationPreview(QWidget):
             return
         self.note.setText("Drawing augmented samples…")
         self._requested = request
-        self.jobs.start(augmentation_grid, request, on_done=self._show, on_error=self._failed)
+        self.jobs.start(grid_job, request, on_done=self._show, on_error=self._failed)
 
     def _show(self, grid: np.ndarray) -> None:
         self.last_grid = grid

@@ -1,13 +1,11 @@
 """After a run: the confusion matrix with per-class accuracy beside it, and the digits it got wrong.
 
-`run_results` (worker thread: torch, MNIST) evaluates the run's best checkpoint with
-`core.runs.evaluation.evaluate_run` and cuts out the misclassified test images;
-`ResultsView` shows it.
+`core.runs.results.run_results` (in a job: torch, MNIST) evaluates the run's best checkpoint and
+cuts out the misclassified test images; `ResultsView` shows them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,44 +27,13 @@ from PySide6.QtWidgets import (
 from app.shared.jobs import JobRunner, shutdown_all
 from app.shared.style import BAD_COLOR, SERIES_COLORS
 from app.train.preview import gray_pixmap
-
-GALLERY_LIMIT = 120  # tiles shown; a poor run can have thousands of errors
-
-
-@dataclass(frozen=True)
-class RunResults:
-    run_id: str
-    checkpoint: str
-    accuracy: float  # %
-    n_test: int
-    confusion: np.ndarray  # (10, 10) int, rows = true digit, columns = predicted
-    per_class: np.ndarray  # (10,) accuracy in %
-    wrong_images: np.ndarray  # (K, 28, 28) uint8, K ≤ GALLERY_LIMIT
-    wrong_index: np.ndarray  # (K,) test-set index
-    wrong_true: np.ndarray  # (K,)
-    wrong_pred: np.ndarray  # (K,)
-    n_wrong: int  # all misclassified, also those not in the gallery
+from core.runs.results import RunResults
 
 
-def run_results(run_id: str, checkpoint: str = "best") -> RunResults:
-    """Evaluate a stored run on (its share of) the test set. Imports torch: call in a worker."""
-    from core.data.mnist import IMAGE_MAGIC, find_mnist_files, read_idx
-    from core.paths import default_data_dir
-    from core.runs.evaluation import evaluate_run
-    from core.runs.store import RunStore
+def evaluation_job(run_id: str) -> RunResults:  # a job: torch, MNIST
+    from core.runs.results import run_results
 
-    run = RunStore().get(run_id)
-    config = run.record.config
-    folder = Path(config.get("data_dir") or default_data_dir())
-    report = evaluate_run(run, checkpoint, data_dir=folder,
-                          test_subset=int(config.get("test_subset") or 0))
-    wrong = report.misclassified[:GALLERY_LIMIT]
-    files = find_mnist_files(folder)  # evaluate_run just read them, so they are there
-    test_images = read_idx(files["test_images"], IMAGE_MAGIC) if files else np.zeros((0, 28, 28))
-    return RunResults(run_id, checkpoint, report.accuracy, len(report.labels), report.confusion,
-                      report.per_class, np.array(test_images[wrong], dtype=np.uint8), wrong,
-                      report.labels[wrong], report.predictions[wrong],
-                      len(report.misclassified))
+    return run_results(run_id)
 
 
 class ConfusionMatrix(QWidget):
@@ -173,7 +140,7 @@ def _blend(a: QColor, b: QColor, t: float) -> QColor:
                   round(a.blue() + (b.blue() - a.blue()) * t))
 
 
-def export_onnx(run_id: str, path: str) -> str:  # worker thread: torch, onnx, onnxruntime
+def export_onnx(run_id: str, path: str) -> str:  # a job: torch, onnx, onnxruntime
     from core.onnx_io.export import export_run
     from core.runs.store import RunStore
 
@@ -183,8 +150,8 @@ def export_onnx(run_id: str, path: str) -> str:  # worker thread: torch, onnx, o
 class ResultsView(QWidget):
     """One run's results: summary line, export buttons, confusion matrix, misclassified gallery.
 
-    `show_run(run_id)` evaluates in a worker; `ready` fires when the results are on screen.
-    Exports run in workers too; errors go out through `failed(title, exception)`.
+    `show_run(run_id)` evaluates in a job; `ready` fires when the results are on screen.
+    Exports run as jobs too; errors go out through `failed(title, exception)`.
     """
 
     ready = Signal()
@@ -241,10 +208,10 @@ class ResultsView(QWidget):
         self.try_button.setEnabled(enabled)
 
     def show_run(self, run_id: str) -> None:
-        """Evaluate `run_id`'s best checkpoint in a worker, then show it."""
+        """Evaluate `run_id`'s best checkpoint in a job, then show it."""
         self.run_id = run_id
         self.clear("Evaluating the best checkpoint on the test set…")
-        self.evaluation.start(run_results, run_id, on_done=self.show_results,
+        self.evaluation.start(evaluation_job, run_id, on_done=self.show_results,
                               on_error=self._evaluation_failed)
 
     @Slot(object)
@@ -290,7 +257,7 @@ class ResultsView(QWidget):
             self.export_to(path)
 
     def export_to(self, path: str, then_try: bool = False) -> None:
-        """Export the shown run to `path` in a worker; then emit `try_in_draw` if asked."""
+        """Export the shown run to `path` in a job; then emit `try_in_draw` if asked."""
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.set_actions_enabled(False)
         self.status_message.emit(f"Exporting {self.run_id} to {path}…")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
+from core.errors import ConfigError
 from core.runs.store import RunStore
 from core.training.config import TrainConfig
 from core.training.control import Reporter, TrainControl
@@ -33,6 +36,23 @@ def new_run_config(overrides: dict[str, Any], writeup_recipe: bool = False,
     return config.with_overrides(**overrides)
 
 
+def _out_of_memory_explained(start: Callable[..., Any]) -> Callable[..., Any]:
+    """CLI and GUI alike get `explain_out_of_memory`'s message instead of torch's."""
+
+    @functools.wraps(start)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return start(*args, **kwargs)
+        except Exception as error:
+            explained = explain_out_of_memory(error)
+            if explained is None:
+                raise
+            raise explained from error
+
+    return wrapper
+
+
+@_out_of_memory_explained
 def start_training(config: TrainConfig, reporter: Reporter | None = None,
                    control: TrainControl | None = None, *, resume: str | None = None,
                    name: str = "", store: RunStore | None = None):  # -> TrainResult
@@ -57,3 +77,20 @@ def start_training(config: TrainConfig, reporter: Reporter | None = None,
     run = store.create(config.to_dict(), params=summary.total_params,
                        receptive_field=summary.receptive_field, name=name)
     return train(config, reporter=reporter, control=control, run=run)
+
+
+def explain_out_of_memory(error: BaseException) -> ConfigError | None:
+    """The user-facing error for a GPU that ran out of memory, or None for any other error.
+
+    torch raises `torch.cuda.OutOfMemoryError` on CUDA and a RuntimeError saying "out of memory"
+    on MPS. Cached GPU memory is released here, so a retry with a smaller batch can start.
+    """
+    if type(error).__name__ != "OutOfMemoryError" and not (
+            isinstance(error, RuntimeError) and "out of memory" in str(error).lower()):
+        return None
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    return ConfigError("The GPU ran out of memory. Lower the batch size (or the model's size), "
+                       "or train on the CPU.")
