@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from core.training.launch import new_run_config
-from core.training.loop import build_optimizer, train
+from core.training.loop import train
+from core.training.state import build_optimizer
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
 
