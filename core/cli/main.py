@@ -7,7 +7,7 @@
     digitlab-cli eval RUN               accuracy, per-class accuracy, confusion matrix
     digitlab-cli report [RUN ...]       Markdown results table across runs
     digitlab-cli fetch                  download MNIST into the data folder
-    digitlab-cli export RUN -o FILE     ONNX export;  check FILE;  predict FILE IMAGE...
+    digitlab-cli export RUN -o FILE     ONNX export;  check FILE;  predict [FILE] IMAGE...
     digitlab-cli handwriting TARGET     accuracy on MNIST redrawn as pen strokes, per style
 
 User errors print one line and exit 2; no traceback.
@@ -23,7 +23,6 @@ from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 
-from core.cli.experiment import add_experiment_commands
 from core.cli.handwriting import add_handwriting_command
 from core.cli.onnx_commands import add_onnx_commands
 from core.errors import DigitLabError
@@ -33,13 +32,19 @@ from core.training.metrics import EpochMetrics, StartInfo, StepMetrics
 Handler = Callable[[argparse.Namespace], int]
 
 
+def _printable(value: object) -> str:
+    """Text from files (run names) may hold control characters: never print them raw."""
+    return "".join(ch if ch.isprintable() else " " for ch in str(value))
+
+
 def _print_table(rows: list[list[str]], header: list[str]) -> None:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
-    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
-    print(line)
+    """Columns as wide as their widest cell (header included), two spaces apart."""
+    cells = [[_printable(x) for x in row] for row in rows]
+    widths = [max(len(x) for x in col) for col in zip(header, *cells, strict=False)]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
     print("  ".join("-" * w for w in widths))
-    for row in rows:
-        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)))
+    for row in cells:
+        print("  ".join(x.ljust(w) for x, w in zip(row, widths, strict=True)).rstrip())
 
 
 # --- zoo ----------------------------------------------------------------------------------------
@@ -72,21 +77,45 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 # --- training -----------------------------------------------------------------------------------
 
-def _add_config_options(parser: argparse.ArgumentParser) -> None:
-    from core.training.config import TrainConfig
+def _option_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
-    defaults = TrainConfig()
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    """One option per TrainConfig field. The help shows what applies when nothing is given: the
+    default model's recipe where it sets the field, TrainConfig's default elsewhere (not the bare
+    TrainConfig defaults, which that recipe overrides)."""
+    from core.models import get_spec
+    from core.training.config import TrainConfig
+    from core.training.speed import device_recipe
+
+    model = TrainConfig.model
+    spec = get_spec(model)
+    defaults = TrainConfig().with_overrides(**spec.recipe)
+    # What each kind of device then changes (the fast path): shown per device where it differs.
+    per_device = {kind: defaults.with_overrides(**device_recipe(kind, defaults.to_dict(),
+                                                                spec.is_ours))
+                  for kind in ("cpu", "cuda", "mps")}
     for f in fields(TrainConfig):
         if f.name == "data_dir":
             continue
         flag = "--" + f.name.replace("_", "-")
         default = getattr(defaults, f.name)
+        values: dict[str, list[str]] = {}
+        for kind, config in per_device.items():
+            values.setdefault(_option_text(getattr(config, f.name)), []).append(kind)
+        shown = (next(iter(values)) if len(values) == 1 else
+                 ", ".join(f"{v} on {'/'.join(kinds)}" for v, kinds in values.items()))
+        origin = f"; {model}'s recipe" if f.name in spec.recipe else ""
+        help_text = f"(default: {shown}{origin})".replace("%", "%%")
         if isinstance(default, bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
-                                help=f"(default: {'on' if default else 'off'})")
+                                help=help_text)
         else:
             parser.add_argument(flag, type=type(default), default=None, metavar=f.name.upper(),
-                                help=f"(default: {default})")
+                                help=help_text)
 
 
 class ProgressPrinter(Reporter):
@@ -156,6 +185,19 @@ def _config_fields():  # type: ignore[no-untyped-def]
     return [f for f in fields(TrainConfig) if f.name != "data_dir"]
 
 
+def _train_epilog() -> str:
+    from core.training.speed import CUDA_BATCH_SCALE
+
+    return (
+        "The defaults above are what a plain `digitlab-cli train` uses: the default model's "
+        "recipe (the settings it was tuned with on a validation split) over TrainConfig's "
+        "defaults, then the device's fast path (torch.compile on the CPU; on CUDA also bf16, "
+        f"and for our models batch x{CUDA_BATCH_SCALE} with the learning rate "
+        f"x{CUDA_BATCH_SCALE ** 0.5:g}). With --model, that model's recipe applies instead: "
+        "always for DigitLab's own models (`digitlab-cli models`, from \"DigitLab\"), and for a "
+        "write-up's model with --writeup-recipe. Options you give always win.")
+
+
 # --- runs ---------------------------------------------------------------------------------------
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -170,7 +212,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
     rows = []
     for r in records:
         s = summarize_run(r)
-        rows.append([s.id, s.name if s.name != s.id else "", s.model, s.status,
+        # A run's name defaults to its id; a dash then says "not named" instead of a blank.
+        rows.append([s.id, s.name if s.name != s.id else "–", s.model, s.status,
                      f"{s.epochs_done}/{s.epochs_planned}",
                      "–" if s.best_acc is None else f"{s.best_acc:.2f}%",
                      "–" if s.final_acc is None else f"{s.final_acc:.2f}%",
@@ -241,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model (defaults: our best under 8k, fastest device)",
                        description="Train a zoo model. Unset options take the model's recipe for "
                                    "the device (see --writeup-recipe), then TrainConfig defaults.")
+    p.epilog = _train_epilog()
     _add_config_options(p)
     p.add_argument("--data", type=Path, help="MNIST folder (default: DIGITLAB_DATA or user dir)")
     # "seed" alone means the random seed; the source documents are write-ups. The old flag stays.
@@ -273,7 +317,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_onnx_commands(sub)
     add_handwriting_command(sub)
-    add_experiment_commands(sub)  # after `report`: it adds report --reproduction
     return parser
 
 

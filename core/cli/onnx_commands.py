@@ -58,13 +58,29 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _predict_inputs(args: argparse.Namespace) -> tuple[Path, list[str]]:
+    """`predict [MODEL.onnx] IMAGE...`: a first file ending in .onnx is the model (as is
+    --model); without one, the bundled model reads the images."""
+    from core.paths import bundled_model_path
+
+    files = list(args.files)
+    model = Path(args.model) if args.model else None
+    if model is None and files and files[0].lower().endswith(".onnx"):
+        model = Path(files.pop(0))
+    if not files:
+        raise ImageError("No image to classify: give one or more PNG/JPEG files after the "
+                         "model, e.g. `digitlab-cli predict my7.png`.")
+    return model or bundled_model_path(), files
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from core.data.canvas import canvas_to_mnist
     from core.onnx_io.classifier import DigitClassifier
 
-    clf = DigitClassifier(Path(args.file), normalization=args.normalization)
+    model, images = _predict_inputs(args)
+    clf = DigitClassifier(model, normalization=args.normalization)
     results = []
-    for image_path in args.images:
+    for image_path in images:
         image28 = canvas_to_mnist(load_image(Path(image_path)))
         if image28 is None:
             results.append({"image": image_path, "digit": None, "top3": []})
@@ -94,9 +110,11 @@ def add_onnx_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_check)
 
-    p = sub.add_parser("predict", help="classify images of drawn digits with an ONNX model")
-    p.add_argument("file", help="ONNX model")
-    p.add_argument("images", nargs="+", help="PNG/JPEG files")
+    p = sub.add_parser("predict", help="classify images of drawn digits with an ONNX model",
+                       usage="%(prog)s [-h] [MODEL.onnx] IMAGE [IMAGE ...] [options]")
+    p.add_argument("files", nargs="+", metavar="[MODEL.onnx] IMAGE",
+                   help="PNG/JPEG files, after an optional ONNX model (default: the bundled one)")
+    p.add_argument("--model", metavar="FILE", help="the ONNX model (instead of a first .onnx)")
     p.add_argument("--normalization", choices=("auto", "none", "mnist"), default="auto",
                    help="input normalisation for files without DigitLab metadata")
     p.add_argument("--json", action="store_true")

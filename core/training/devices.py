@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import platform
 from dataclasses import dataclass
 
@@ -14,10 +15,18 @@ class DeviceInfo:
     label: str  # what a user reads: "NVIDIA H100 80GB HBM3 (cuda:0)"
 
 
+def _drop_no_cuda_runtime_warning(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("No CUDA runtime is found")
+
+
 def available_devices() -> list[DeviceInfo]:
     """Every device torch can train on here, fastest first (CUDA, then MPS, then CPU)."""
     import torch
 
+    # torch.compile's C++ build step imports torch.utils.cpp_extension, which warns "No CUDA
+    # runtime is found" on every CPU-only machine that has a CUDA toolkit folder. The device was
+    # probed here and is named in the run's first line, so that warning only adds noise.
+    logging.getLogger("torch.utils.cpp_extension").addFilter(_drop_no_cuda_runtime_warning)
     found: list[DeviceInfo] = []
     if torch.cuda.is_available():
         for i in range(torch.cuda.device_count()):
