@@ -118,8 +118,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def show_about(self) -> None:
-        box = self.train_tab.form.device_box  # filled by the Train tab's start-up worker
-        devices = [box.itemText(i) for i in range(1, box.count())]
+        # Found by the Train tab's start-up job; until then the box holds a placeholder "CPU".
+        devices = [d.label for d in self.train_tab.form.detected_devices]
         QMessageBox.about(self, "About DigitLab", about_text(devices))
 
     # --- settings and closing ---------------------------------------------------------------------

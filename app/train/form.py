@@ -189,6 +189,7 @@ class TrainForm(QWidget):
         self._bind_check(f, "ema", "Weight averaging", QCheckBox(
             "EMA", toolTip="Evaluate and export an exponential moving average of the weights"))
         self._bind_spin(f, "seed", "Seed", _spin(0, 2**31 - 1, "Same seed, same run (on the CPU)"))
+        self.detected_devices: list[Any] = []  # DeviceInfo rows, once set_devices() ran
         self.device_box = QComboBox(toolTip="Where to train. Detecting GPUs…")
         self.device_box.addItem("Fastest available", "auto")
         self.device_box.addItem("CPU", "cpu")
@@ -338,6 +339,7 @@ class TrainForm(QWidget):
 
     def set_devices(self, devices: list[Any]) -> None:
         """DeviceInfo rows from core.training.devices, fastest first; 'auto' picks the first."""
+        self.detected_devices = list(devices)
         wanted = self._wanted_device
         self._applying = True
         self.device_box.clear()

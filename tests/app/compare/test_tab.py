@@ -149,10 +149,20 @@ def test_selection_shows_colour_swatches_and_multi_select(tab: CompareTab,
     flags = QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
     row_b = tab.proxy.mapFromSource(tab.model.index(tab.model.row_of(b.id), 0))
     tab.view.selectionModel().select(row_b, flags)
-    assert cell(tab, a.id, Col.NAME, Qt.ItemDataRole.DecorationRole) is not None
-    assert cell(tab, b.id, Col.NAME, Qt.ItemDataRole.DecorationRole) is not None
+    # Each selected run's name carries a dot in its own curve's colour (first selected: colour 0).
+    for run, slot in ((a, 0), (b, 1)):
+        icon = cell(tab, run.id, Col.NAME, Qt.ItemDataRole.DecorationRole)
+        centre = icon.pixmap(12, 12).toImage().pixelColor(6, 6)
+        assert centre.name() == QColor(series_color(slot)).name()
+    curve_colors = {c.name(): c.opts["pen"].color().name() for c in tab.plots.accuracy_curves()}
+    assert curve_colors == {"a": QColor(series_color(0)).name(),
+                            "b": QColor(series_color(1)).name()}
     assert tab.proxy.index(0, 0).data(RUN_ID_ROLE) in {a.id, b.id}
     assert not tab.actions.rename.isEnabled() and tab.actions.delete.isEnabled()
+    tab.select_runs([b.id])  # a deselected: no dot; b keeps its colour
+    assert cell(tab, a.id, Col.NAME, Qt.ItemDataRole.DecorationRole) is None
+    icon = cell(tab, b.id, Col.NAME, Qt.ItemDataRole.DecorationRole)
+    assert icon.pixmap(12, 12).toImage().pixelColor(6, 6).name() == QColor(series_color(1)).name()
 
 
 def test_compare_tab_does_not_import_torch(tmp_path: Path) -> None:
