@@ -1,15 +1,12 @@
 #!/usr/bin/env bash
-# Install DigitLab with its dev tools into .venv (once), then lint and run the whole test suite.
+# Install DigitLab with its dev tools into .venv (when needed: scripts/_venv.sh), then lint, check
+# the import contracts and run the whole test suite.
 # Usage: scripts/test.sh [pytest args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/_venv.sh
 
-PYTHON=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  "$PYTHON" -m venv .venv
-fi
-.venv/bin/python -m pip install --quiet --upgrade pip >/dev/null
-.venv/bin/python -m pip install --quiet -e ".[dev]"
+ensure_installed dev
 
 # Tests read the real MNIST files; the shared copy sits beside the repository in CI.
 if [ -z "${DIGITLAB_DATA:-}" ] && [ -d ../shared/data/mnist ]; then
@@ -17,6 +14,6 @@ if [ -z "${DIGITLAB_DATA:-}" ] && [ -d ../shared/data/mnist ]; then
 fi
 export QT_QPA_PLATFORM=${QT_QPA_PLATFORM:-offscreen}
 
-.venv/bin/ruff check .
-.venv/bin/lint-imports
-.venv/bin/python -m pytest -q "$@"
+"$VENV/bin/ruff" check .
+"$VENV/bin/lint-imports"
+"$VENV/bin/python" -m pytest -q "$@"

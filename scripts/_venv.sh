@@ -1,0 +1,52 @@
+# Sourced by scripts/start.sh and scripts/test.sh (bash): `ensure_installed EXTRA` makes .venv
+# and installs DigitLab into it in editable mode, only when needed: the venv is missing, or
+# pyproject.toml changed since the last install (its SHA-256 per extra is kept in .venv/).
+# EXTRA is "base" (the app) or "dev" (the app plus the test tools; it covers "base" too).
+# pip's output goes to .venv/digitlab-install.log and is shown only when the install fails.
+# Environment: PYTHON (default python3) makes the venv.
+
+VENV=.venv
+PYTHON=${PYTHON:-python3}
+
+_die() { echo "$(basename "$0"): $*" >&2; exit 1; }
+
+_sha256() {
+  if command -v sha256sum >/dev/null; then sha256sum "$1" | cut -d' ' -f1
+  else shasum -a 256 "$1" | cut -d' ' -f1; fi  # macOS
+}
+
+_make_venv() {
+  command -v "$PYTHON" >/dev/null \
+    || _die "$PYTHON not found. Install Python 3.11 or newer, or set PYTHON=/path/to/python3."
+  "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || _die "DigitLab needs Python 3.11 or newer; $PYTHON is $("$PYTHON" -V 2>&1). Set PYTHON=python3.12 (or similar)."
+  if ! "$PYTHON" -m venv "$VENV" >/dev/null 2>&1; then
+    rm -rf "$VENV"
+    # Debian and Ubuntu ship venv's pip bootstrap in a package of its own.
+    _die "could not create $VENV with $PYTHON. On Debian/Ubuntu: sudo apt-get install -y python3-venv"
+  fi
+}
+
+_stamp() { echo "$VENV/digitlab-pyproject-$1.sha256"; }
+
+_up_to_date() {  # the install for extra $1 matches today's pyproject.toml
+  [ -x "$VENV/bin/python" ] && [ -x "$VENV/bin/digitlab" ] && [ -f "$(_stamp "$1")" ] \
+    && [ "$(cat "$(_stamp "$1")")" = "$(_sha256 pyproject.toml)" ]
+}
+
+ensure_installed() {
+  local extra=$1 target=. log=$VENV/digitlab-install.log
+  [ "$extra" = dev ] && target=".[dev]"
+  _up_to_date "$extra" && return 0
+  [ "$extra" = base ] && _up_to_date dev && return 0
+  [ -x "$VENV/bin/python" ] || _make_venv
+  echo "Installing DigitLab ($target) into $VENV: first start, or pyproject.toml changed." \
+       "The first time this downloads torch and Qt and takes a few minutes..." >&2
+  if ! "$VENV/bin/python" -m pip install -e "$target" >"$log" 2>&1; then
+    tail -n 30 "$log" >&2
+    _die "installing failed (whole log: $log)."
+  fi
+  _sha256 pyproject.toml >"$(_stamp "$extra")"
+  [ "$extra" = dev ] && cp "$(_stamp dev)" "$(_stamp base)"
+  return 0
+}
