@@ -12,12 +12,12 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QMessageBox, QWidget
 
+from app.shared.dialogs import MARKDOWN, MARKDOWN_FILTER, save_file
 from app.shared.jobs import JobRunner
 from core.errors import DigitLabError
 from core.fileio import write_bytes_atomic
-from core.paths import exports_dir
 from core.runs.report import markdown_table, summarize_run
 from core.runs.store import RunRecord, RunStore
 
@@ -141,12 +141,11 @@ class RunActions(QObject):
 
     @Slot()
     def save_markdown_dialog(self) -> None:
-        start = exports_dir() / "digitlab-runs.md"
-        path, _ = QFileDialog.getSaveFileName(self._parent, "Save results table", str(start),
-                                              "Markdown (*.md);;All files (*)")
-        if path:
+        path = save_file(self._parent, "Save results table", MARKDOWN_FILTER, MARKDOWN,
+                         "digitlab-runs.md")  # the exports folder first, then the last one
+        if path is not None:
             try:
-                self.export_markdown(Path(path))
+                self.export_markdown(path)
             except OSError as e:
                 self._warn("Could not save", f"{path}: {e.strerror or e}")
 
@@ -195,11 +194,9 @@ class RunActions(QObject):
         run_id, store = records[0].id, self.store
 
         def export() -> str:  # worker thread: export imports torch and onnx
-            from core.onnx_io.export import export_run
+            from core.onnx_io.export import export_run_for_draw  # shared with the Train tab
 
-            path = exports_dir() / f"{run_id}.onnx"
-            export_run(store.get(run_id), path)
-            return str(path)
+            return str(export_run_for_draw(run_id, store))
 
         def done(path: str) -> None:
             self.status_message.emit(f"Exported {Path(path).name}; opening it in the Draw tab.")

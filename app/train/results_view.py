@@ -12,7 +12,6 @@ import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPalette
 from PySide6.QtWidgets import (
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QListView,
@@ -147,6 +146,12 @@ def export_onnx(run_id: str, path: str) -> str:  # a job: torch, onnx, onnxrunti
     return str(export_run(RunStore().get(run_id), Path(path)).path)
 
 
+def export_for_draw(run_id: str) -> str:  # a job: the one path shared with the Compare tab
+    from core.onnx_io.export import export_run_for_draw
+
+    return str(export_run_for_draw(run_id))
+
+
 class ResultsView(QWidget):
     """One run's results: summary line, export buttons, confusion matrix, misclassified gallery.
 
@@ -249,12 +254,12 @@ class ResultsView(QWidget):
 
     @Slot()
     def export_dialog(self) -> None:
-        from core.paths import exports_dir
+        from app.shared.dialogs import ONNX_FILES, ONNX_FILTER, save_file
 
-        default = self._exported.get(self.run_id) or str(exports_dir() / f"{self.run_id}.onnx")
-        path, _ = QFileDialog.getSaveFileName(self, "Export ONNX", default, "ONNX model (*.onnx)")
-        if path:
-            self.export_to(path)
+        # The exports folder first, then wherever the last ONNX file was chosen.
+        path = save_file(self, "Export ONNX", ONNX_FILTER, ONNX_FILES, f"{self.run_id}.onnx")
+        if path is not None:
+            self.export_to(str(path))
 
     def export_to(self, path: str, then_try: bool = False) -> None:
         """Export the shown run to `path` in a job; then emit `try_in_draw` if asked."""
@@ -283,10 +288,11 @@ class ResultsView(QWidget):
 
     @Slot()
     def try_in_draw_clicked(self) -> None:
-        from core.paths import exports_dir
-
         path = self._exported.get(self.run_id)
         if path and Path(path).is_file():
             self.try_in_draw.emit(path)
-        else:
-            self.export_to(str(exports_dir() / f"{self.run_id}.onnx"), then_try=True)
+            return
+        self.set_actions_enabled(False)
+        self.status_message.emit(f"Exporting {self.run_id} to try it in the Draw tab…")
+        self.exports.start(export_for_draw, self.run_id, on_done=self._exported_then_try,
+                           on_error=self._export_failed)

@@ -82,7 +82,7 @@ def test_markdown_export_lists_selected_or_all_runs(qtbot, tab: CompareTab, stor
     make_run(store, "eva5-s4", "eva5-s4", 9274, 46, rising(99.5, 15))
     tab.refresh()
     out = tmp_path / "results.md"
-    monkeypatch.setattr("app.compare.actions.QFileDialog.getSaveFileName",
+    monkeypatch.setattr("PySide6.QtWidgets.QFileDialog.getSaveFileName",
                         lambda *args, **kwargs: (str(out), "Markdown (*.md)"))
     with qtbot.waitSignal(tab.status_message):
         tab.actions.save_markdown.trigger()
