@@ -1,10 +1,19 @@
-"""Shared bits of the benchmark scripts: machine description and result printing."""
+"""Shared bits of the benchmark scripts: machine description, result printing and recording.
+
+Every benchmark ends with `emit(...)`: it prints a JSON line and a readable line, and appends
+a record to benchmarks/records.jsonl carrying the figures with the commit, the machine, the date
+and the exact command, so every figure can be traced to the code that produced it.
+`scripts/results_tables.py` turns those records into the tables of benchmarks/RESULTS.md.
+DIGITLAB_BENCH_RECORDS names another records file ("" records nothing: quick trial runs).
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
+import shlex
+import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,9 +37,48 @@ def machine() -> dict[str, Any]:
             "platform": platform.platform(), "date": datetime.now(UTC).date().isoformat()}
 
 
+RECORDS = REPO / "benchmarks" / "records.jsonl"
+
+
+def _git(*args: str) -> str | None:
+    try:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
+                              check=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def provenance() -> dict[str, Any]:
+    """Which code, where, when and how: what a record needs to be traced back."""
+    now = datetime.now(UTC)
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    info = machine()
+    # A short name for the tables (RESULTS.md describes the named machines); else the CPU.
+    info["name"] = os.environ.get("DIGITLAB_MACHINE") or f"{info['cores']}-core {info['cpu']}"
+    if hasattr(os, "getloadavg"):
+        info["load_avg_1min"] = round(os.getloadavg()[0], 2)  # was anything else running?
+    script = Path(sys.argv[0]).resolve()
+    shown = script.relative_to(REPO) if script.is_relative_to(REPO) else script
+    return {"commit": _git("rev-parse", "HEAD"), "dirty": bool(status) if status is not None
+            else None, "date": now.date().isoformat(), "time": now.isoformat(timespec="seconds"),
+            "machine": info, "command": shlex.join(["python", str(shown), *sys.argv[1:]])}
+
+
+def record(name: str, figures: dict[str, Any]) -> dict[str, Any]:
+    """Append one record (one JSON line) to the records file and return it."""
+    entry = {"benchmark": name, **provenance(), "figures": figures}
+    target = os.environ.get("DIGITLAB_BENCH_RECORDS", str(RECORDS))
+    if target:
+        with open(target, "a", encoding="utf-8") as f:
+            f.write(json.dumps(entry, default=str) + "\n")  # one write: lines never interleave
+    return entry
+
+
 def emit(name: str, figures: dict[str, Any], line: str) -> None:
-    """One JSON object (machine-readable) and one readable line."""
-    print(json.dumps({"benchmark": name, **figures, "machine": machine()}))
+    """One JSON object (machine-readable) and one readable line; the figures are recorded."""
+    entry = record(name, figures)
+    print(json.dumps({"benchmark": name, **figures, "machine": entry["machine"],
+                      "commit": entry["commit"]}, default=str))
     print(line)
 
 
