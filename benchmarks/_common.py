@@ -51,13 +51,16 @@ def _git(*args: str) -> str | None:
 def provenance() -> dict[str, Any]:
     """Which code, where, when and how: what a record needs to be traced back."""
     now = datetime.now(UTC)
+    script = Path(sys.argv[0]).resolve()
+    # Local changes to tracked files, or a benchmark script the commit does not hold yet.
     status = _git("status", "--porcelain", "--untracked-files=no")
+    if status is not None and script.is_relative_to(REPO):
+        status += _git("status", "--porcelain", "--", str(script)) or ""
     info = machine()
     # A short name for the tables (RESULTS.md describes the named machines); else the CPU.
     info["name"] = os.environ.get("DIGITLAB_MACHINE") or f"{info['cores']}-core {info['cpu']}"
     if hasattr(os, "getloadavg"):
         info["load_avg_1min"] = round(os.getloadavg()[0], 2)  # was anything else running?
-    script = Path(sys.argv[0]).resolve()
     shown = script.relative_to(REPO) if script.is_relative_to(REPO) else script
     return {"commit": _git("rev-parse", "HEAD"), "dirty": bool(status) if status is not None
             else None, "date": now.date().isoformat(), "time": now.isoformat(timespec="seconds"),

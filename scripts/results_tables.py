@@ -159,6 +159,11 @@ def _gui_rows(r: Record) -> list[list[str]]:
         return [["window usable after start (plain install)", _startup(f), command],
                 ["worst event-loop stall while the Train tab trains one full-MNIST epoch on the "
                  "CPU (10 ms timer)", _stall(f), command]]
+    if r.get("benchmark") == "start_script":
+        return [["window visible after `./scripts/start.sh` (warm venv, Xvfb)",
+                 f"{f['start_sh_median_s']:.2f} s median of {len(f['start_sh_s'])} "
+                 f"({_span(f['start_sh_s'], '')}); `.venv/bin/digitlab` directly "
+                 f"{f['direct_median_s']:.2f} s ({_span(f['direct_s'], '')})", command]]
     if r.get("benchmark") == "packaged_startup":
         return [["window usable after start (packaged build)",
                  f"{_span(f['in_process_s'])} in-process; {_span(f['process_wall_s'])} process "
