@@ -69,6 +69,7 @@ PACKAGES: dict[str, tuple[str, str]] = {
 class Finding:
     missing: list[str]  # sonames, in the order found
     skipped: str = ""  # why nothing was checked ("" when it was)
+    unreadable: str = ""  # ldd's own error, e.g. a library that is there but damaged
 
 
 def platform_to_check(environ: dict[str, str] | os._Environ[str], system: str) -> str:
@@ -111,10 +112,12 @@ def find_missing(plugin: Path) -> Finding:
     ldd = shutil.which("ldd")
     if ldd is None:
         return Finding([], "ldd is not installed, so the libraries cannot be listed")
-    out = subprocess.run([ldd, str(plugin)], capture_output=True, text=True, timeout=30).stdout
-    missing = not_found_in_ldd(out)
+    proc = subprocess.run([ldd, str(plugin)], capture_output=True, text=True, timeout=30)
+    missing = not_found_in_ldd(proc.stdout)
     missing += [s for s in RUNTIME_LOADED if s not in missing and not loadable(s)]
-    return Finding(missing)
+    errors = [line for line in proc.stdout.splitlines() + proc.stderr.splitlines()
+              if "error while loading shared libraries" in line]
+    return Finding(missing, unreadable=errors[0].split(": ", 1)[-1] if errors else "")
 
 
 def read_os_release(path: Path = Path("/etc/os-release")) -> dict[str, str]:
@@ -181,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     if finding.skipped:
         print(f"DigitLab: not checking Qt's system libraries: {finding.skipped}.", file=sys.stderr)
         return 0
+    if finding.unreadable and not finding.missing:
+        # Not blocking: ldd's view and the loader's can differ; Qt's own message follows if so.
+        print(f"DigitLab: Qt's X11 plugin may not load: {finding.unreadable}", file=sys.stderr)
     if not finding.missing:
         return 0
     as_root = hasattr(os, "geteuid") and os.geteuid() == 0

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+
+import pytest
 
 from app.shared import qt_libs
 
@@ -54,3 +57,14 @@ def test_os_release_is_parsed(tmp_path: Path) -> None:
     assert qt_libs.read_os_release(release) == {"PRETTY_NAME": "Ubuntu 24.04 LTS",
                                                 "ID": "ubuntu", "ID_LIKE": "debian"}
     assert qt_libs.read_os_release(tmp_path / "missing") == {}
+
+
+def test_a_damaged_library_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A library that is there but unreadable: ldd fails; the check says so (without blocking)."""
+    plugin = qt_libs.xcb_plugin()
+    if plugin is None or not shutil.which("ldd"):
+        pytest.skip("no PySide6 xcb plugin or no ldd here")
+    (tmp_path / "libxcb-icccm.so.4").write_bytes(b"")  # shadows the real one, "file too short"
+    monkeypatch.setenv("LD_LIBRARY_PATH", str(tmp_path))
+    finding = qt_libs.find_missing(plugin)
+    assert "libxcb-icccm.so.4" in finding.unreadable and "file too short" in finding.unreadable
