@@ -56,8 +56,11 @@ def run_experiment(spec: ExperimentSpec, executor: Executor, *,
                    store: ExperimentStore | None = None,
                    reporter: ExperimentReporter | None = None,
                    control: TrainControl | None = None,
-                   retry_failed: bool = False) -> ExperimentOutcome:
-    """Run (or resume) `spec` until every trial has finished, failed, or a stop is asked for."""
+                   retry_failed: bool = False, data_dir: str = "") -> ExperimentOutcome:
+    """Run (or resume) `spec` until every trial has finished, failed, or a stop is asked for.
+
+    `data_dir` is the MNIST folder on this machine (default: DIGITLAB_DATA or the user's). It is
+    not part of the experiment's definition: the same experiment runs on other machines."""
     store = store or ExperimentStore()
     reporter = reporter or ExperimentReporter()
     control = control or TrainControl()
@@ -69,7 +72,7 @@ def run_experiment(spec: ExperimentSpec, executor: Executor, *,
     attempted: set[str] = set()  # each trial runs at most once per session: no retry loops
     try:
         while not control.stop_requested:
-            tasks = [t for t in _tasks(spec, store, points, retry_failed)
+            tasks = [t for t in _tasks(spec, store, points, retry_failed, data_dir)
                      if t.key not in attempted]
             if tasks:
                 attempted.update(t.key for t in tasks)
@@ -118,7 +121,7 @@ def _check_trials(spec: ExperimentSpec, points: list[Point]) -> None:
 
 
 def _tasks(spec: ExperimentSpec, store: ExperimentStore, points: list[Point],
-           retry_failed: bool) -> list[TrialTask]:
+           retry_failed: bool, data_dir: str = "") -> list[TrialTask]:
     tasks = []
     for state in store.states(spec.name, points, spec.seeds):
         status = state.status
@@ -131,13 +134,56 @@ def _tasks(spec: ExperimentSpec, store: ExperimentStore, points: list[Point],
             elif state.run.epochs_done == 0 and status != "failed":
                 delete_run_folder(store.runs, state.run.id)  # died before its first epoch
         point, seed = state.trial.point, state.trial.seed
-        config = spec.trial_config(point, seed)
+        config = spec.trial_config(point, seed).with_overrides(data_dir=data_dir)
         tasks.append(TrialTask(
             experiment=spec.name, key=state.trial.key, point_index=point.index,
             label=point.label, variant=point.variant, values=dict(point.values), seed=seed,
             config=config.to_dict(), run_name=f"{spec.name}: {point.label} · seed {seed}",
             resume_run_id=resume))
     return tasks
+
+
+# --- as a background job (app/shared/jobs.py's `state`: progress, partial results, stop) -----
+
+class _StateReporter(ExperimentReporter):
+    """Trial events as the job's partial results: ("started", key, StartInfo),
+    ("epoch", key, EpochMetrics), ("finished", key, TrialOutcome); status lines as progress."""
+
+    def __init__(self, state: Any) -> None:
+        self.state = state
+
+    def status(self, text: str) -> None:
+        self.state.set_progress(text)
+
+    def trial_started(self, key: str, info: Any) -> None:
+        self.state.set_partial_result(("started", key, info))
+
+    def trial_epoch(self, key: str, metrics: Any) -> None:
+        self.state.set_partial_result(("epoch", key, metrics))
+
+    def trial_finished(self, outcome: TrialOutcome) -> None:
+        self.state.set_partial_result(("finished", outcome.key, outcome))
+
+
+class _StateControl(TrainControl):
+    """Stops the running trial (between batches) once the job is asked to end."""
+
+    def __init__(self, state: Any) -> None:
+        super().__init__()
+        self._state = state
+
+    @property
+    def stop_requested(self) -> bool:
+        return super().stop_requested or self._state.is_interruption_requested()
+
+
+def run_experiment_job(spec: ExperimentSpec, executor: Executor, *, state: Any,
+                       store: ExperimentStore | None = None,
+                       data_dir: str = "") -> ExperimentOutcome:
+    """`run_experiment` for a background job: `state` has set_progress, set_partial_result and
+    is_interruption_requested (app/shared/jobs.py's JobState, or any stand-in in tests)."""
+    return run_experiment(spec, executor, store=store, reporter=_StateReporter(state),
+                          control=_StateControl(state), data_dir=data_dir)
 
 
 # --- searches (Optuna, imported only for random and TPE) ------------------------------------

@@ -234,6 +234,36 @@ def sweep_points(spec: ExperimentSpec, states: list[TrialState],
     return out
 
 
+def differences(groups: list[GroupStats], objective: str) -> list[str]:
+    """What the groups say, in words: a heading, each recipe against the first (Welch, 95%),
+    and the choice on validation, flagged when it is not beyond noise of another recipe.
+    [] when fewer than two recipes have a finished seed."""
+    done = [g for g in groups if g.finished]
+    if len(done) < 2:
+        return []
+    metric = decision_metric(groups, objective)
+    note = ("" if metric != "test_acc" else
+            " (no validation split: test figures, reported only, nothing chosen on them)")
+    lines = [f"Differences in final {METRIC_NAMES[metric]}{note}, each recipe against "
+             f"{done[0].label} (Welch t-interval, {CONFIDENCE:.0%})"]
+    lines += [d.verdict for d in (compare(done[0], g, metric) for g in done[1:]) if d]
+    chosen = best_group(groups, objective) if metric != "test_acc" else None
+    if chosen is not None:
+        ties = [g.label for g in done if g is not chosen
+                and not _beyond_noise(compare(g, chosen, objective))]
+        digits = 4 if objective == "val_loss" else 2
+        lines.append(f"Chosen on {METRIC_NAMES[objective]}: {chosen.label} "
+                     f"({chosen.objective.text(digits)})"  # type: ignore[union-attr]
+                     + (f"; not beyond noise of {', '.join(ties)}: more seeds would tell."
+                        if ties else "."))
+    return lines
+
+
+def _beyond_noise(difference: Difference | None) -> bool:
+    return (difference is not None and difference.half_width is not None
+            and abs(difference.diff) > difference.half_width)
+
+
 def cell(text: str) -> str:
     """Free text (labels from an experiment file) that cannot break a Markdown table row."""
     cleaned = "".join(ch if ch.isprintable() else " " for ch in str(text))
@@ -244,7 +274,6 @@ def markdown_report(spec: ExperimentSpec, states: list[TrialState],
                     sessions: list[dict[str, Any]] | None = None) -> str:
     """The experiment's report: per-recipe table, differences with verdicts, the choice."""
     groups = group_stats(spec, states)
-    metric = decision_metric(groups, spec.objective)
     lines = [f"# Experiment {cell(spec.name)}", ""]
     if spec.description:
         lines += [cell(spec.description), ""]
@@ -273,22 +302,9 @@ def markdown_report(spec: ExperimentSpec, states: list[TrialState],
             f"{g.params:,} | {format_seconds(g.seconds)} |")
     lines += ["", f"Consistent: every one of a seed's last three epochs at ≥ {TARGET_ACCURACY}% "
               f"test accuracy. Std is over seeds (n − 1)."]
-    done = [g for g in groups if g.finished]
-    if len(done) >= 2:
-        name = METRIC_NAMES.get(metric, metric)
-        note = ("" if metric != "test_acc" else
-                " (no validation split: test figures, reported only, nothing chosen on them)")
-        lines += ["", f"## Differences in final {name}{note}", "",
-                  f"Welch t-interval, {CONFIDENCE:.0%}; each recipe against {cell(done[0].label)}:",
-                  ""]
-        for g in done[1:]:
-            difference = compare(done[0], g, metric)
-            if difference is not None:
-                lines.append(f"- {cell(difference.verdict)}")
-    chosen = best_group(groups, spec.objective) if metric != "test_acc" else None
-    if chosen is not None and len(done) >= 2:
-        lines += ["", f"Chosen on {METRIC_NAMES[spec.objective]}: **{cell(chosen.label)}** "
-                  f"({chosen.objective.text(4 if spec.objective == 'val_loss' else 2)})."]  # type: ignore[union-attr]
+    findings = differences(groups, spec.objective)
+    if findings:
+        lines += ["", f"## {findings[0]}", "", *(f"- {cell(line)}" for line in findings[1:])]
     return "\n".join(lines) + "\n"
 
 

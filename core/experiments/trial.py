@@ -68,6 +68,7 @@ class TrialOutcome:
     error: str = ""
     epochs_done: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)  # EpochMetrics dicts
+    compile_seconds: float = 0.0  # spent compiling before epoch 1 (in no epoch's time)
 
 
 class ExperimentReporter:
@@ -161,7 +162,7 @@ def run_trial(task: TrialTask, store: RunStore, reporter: ExperimentReporter | N
         return TrialOutcome(task.key, run_id, "failed", message, len(history), history)
     run_id = adapter.run_id or (tagged.created.id if tagged.created else task.resume_run_id)
     return TrialOutcome(task.key, run_id, result.status, "", result.epochs_done,
-                        [m.to_dict() for m in result.history])
+                        [m.to_dict() for m in result.history], result.compile_seconds)
 
 
 def one_line(error: BaseException) -> str:

@@ -9,6 +9,7 @@ import pytest
 from core.experiments.spec import ExperimentSpec, SearchSpec
 from core.experiments.statistics import (
     best_group,
+    differences,
     group_stats,
     markdown_report,
     summarize,
@@ -89,7 +90,7 @@ def test_groups_report_mean_std_min_max_and_the_consistency_criterion(tmp_path) 
     assert "✅ all" in text
     assert "## Differences in final validation accuracy" in text
     assert "B · lr=0.02 is better than A · lr=0.02 by 0.10 ± 0.06 points" in text
-    assert "Chosen on validation accuracy: **B · lr=0.02**" in text
+    assert "- Chosen on validation accuracy: B · lr=0.02 (99.32 ± 0.03)." in text
 
 
 def test_without_a_validation_split_nothing_is_chosen_on_test(tmp_path) -> None:
@@ -112,3 +113,18 @@ def test_failed_trials_are_counted_not_averaged(tmp_path) -> None:
     assert (groups[0].finished, groups[0].failed, groups[0].test.n) == (1, 1, 1)
     assert sweep_points(spec, store.states("f"), "lr") == [(0.01, 98.2), (0.02, 98.5)]
     assert "1/2 (1 failed)" in markdown_report(spec, store.states("f"), [])
+
+
+def test_a_choice_within_noise_says_so(tmp_path) -> None:
+    store = ExperimentStore(RunStore(tmp_path / "runs"))
+    spec = ExperimentSpec("tie", seeds=[0, 1], search=SearchSpec("grid", {"lr": [0.01, 0.02]}))
+    spec.validate()
+    store.save(spec)
+    store.save_points("tie", spec.grid_points())
+    for key, val in (("p000-s0", 98.0), ("p000-s1", 98.4), ("p001-s0", 98.1),
+                     ("p001-s1", 98.5)):
+        recorded_trial(store.runs, "tie", key, [99.0] * 3, [val] * 3)
+    lines = differences(group_stats(spec, store.states("tie")), "val_acc")
+    assert lines[1].startswith("no difference beyond noise between lr=0.02 and lr=0.01")
+    assert lines[2] == ("Chosen on validation accuracy: lr=0.02 (98.30 ± 0.28); not beyond "
+                        "noise of lr=0.01: more seeds would tell.")
