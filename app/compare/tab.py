@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.compare.actions import RunActions
+from app.compare.experiments_view import add_experiments_button
 from app.compare.plots import ComparePlots, assign_color_slots, series_from_record
 from app.compare.runs_table import RUN_ID_ROLE, Col, RunsProxyModel, RunsTableModel, RunsTableView
 from app.shared.style import series_color
@@ -111,6 +112,7 @@ class CompareTab(QWidget):
         menu.addActions([a.save_markdown, a.copy_markdown])
         export.setMenu(menu)
         bar.addWidget(export)
+        add_experiments_button(bar, self)  # runs grouped by experiment, in a window
 
         self.view.addAction(a.delete)  # the Delete key, while the table has focus
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)

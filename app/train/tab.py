@@ -32,6 +32,7 @@ from app.train.plots import LivePlots
 from app.train.preview import AugmentationPreview, LrPreview, planned_lr
 from app.train.progress import TrainProgress
 from app.train.results_view import ResultsView
+from app.train.sweep_dialog import add_experiment_buttons
 from app.train.training_job import Download, ProgressState, TrainOutcome, run_training
 from core.errors import DigitLabError
 from core.training.config import TrainConfig
@@ -130,6 +131,7 @@ class TrainTab(QWidget):
         for button in (self.start_button, self.pause_button, self.stop_button):
             buttons.addWidget(button)
         left.addLayout(buttons)
+        add_experiment_buttons(left, self)  # "Run N seeds…" and "Sweep…": experiments
         self.progress = TrainProgress()
         left.addWidget(self.progress)
         body.addLayout(left)
