@@ -7,13 +7,16 @@ from pathlib import Path
 
 from core.paths import resources_dir
 from core.runs.store import RunStore
+from core.training.metrics import EpochMetrics
 from tests.core.cli.test_cli import cli
 
 
 def _fake_run(store: RunStore, name: str, acc: float):  # type: ignore[no-untyped-def]
     run = store.create({"model": "dl-tiny-1k", "epochs": 2}, params=996, receptive_field=18,
                        env={"device": "cpu"}, name=name)
-    run.record.history = [{"epoch": 1, "test_acc": acc, "seconds": 1.0}]
+    run.record.history = [EpochMetrics(epoch=1, train_loss=0.5, train_acc=acc, test_loss=0.4,
+                                       test_acc=acc, val_loss=None, val_acc=None, lr=0.01,
+                                       seconds=1.0, samples_per_s=100.0).to_dict()]
     run.record.epochs_done, run.record.status = 1, "stopped"
     run.save_record()
     return run
