@@ -27,3 +27,18 @@ class RunNotFoundError(DigitLabError):
 
 class ImageError(DigitLabError):
     """An image file cannot be read as a drawn digit."""
+
+
+class RunBusyError(DigitLabError):
+    """A run is being trained (it holds its lock): it cannot be resumed, renamed or deleted now."""
+
+
+class RunDamagedError(RunNotFoundError):
+    """A run's folder exists but its record cannot be used; it can only be deleted."""
+
+
+class StorageError(DigitLabError, OSError):
+    """A file could not be written: disk full, quota, permissions, or the target is a folder.
+
+    Also an OSError, so code that already handled OSError around writes keeps working.
+    """

@@ -8,6 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ConfigError
+from core.text import printable
+
+
+def _setting(config: dict[str, Any], key: str) -> int:
+    """A whole-number training setting recorded in a file (0 when absent or not a number)."""
+    value = config.get(key) or 0
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
 def load_target(target: str, checkpoint: str) -> tuple[Any, dict[str, Any], str, bool]:
@@ -46,13 +53,12 @@ def cmd_handwriting(args: argparse.Namespace) -> int:
     folder = args.data or (config.get("data_dir") if is_run else None) or None
     data = load_mnist(folder, fetch=False)
     if args.split == "val":
-        n_val = int(config.get("val_split") or 0)
+        n_val, subset, seed = (_setting(config, k) for k in ("val_split", "train_subset", "seed"))
         if n_val <= 0:
             raise ConfigError(f"{name} was trained without a validation split (val_split 0 or "
                               f"not recorded), so there is none to use: use --split test.")
         # Rebuild the exact split training held out: the same subset, size and seed.
-        data = data.subset(int(config.get("train_subset") or 0), 0).with_validation(
-            n_val, seed=int(config.get("seed") or 0))
+        data = data.subset(subset, 0).with_validation(n_val, seed=seed)
         images, labels = data.val_images, data.val_labels
     else:
         images, labels = data.test_images, data.test_labels
@@ -61,8 +67,8 @@ def cmd_handwriting(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"target": name, "split": args.split, **report.to_dict()}, indent=2))
         return 0
-    print(f"{name}: the first {report.n:,} {args.split} digits redrawn as pen strokes on the "
-          f"canvas, then preprocessed like the Draw tab\n")
+    print(f"{printable(name)}: the first {report.n:,} {args.split} digits redrawn as pen "
+          f"strokes on the canvas, then preprocessed like the Draw tab\n")
     print(report.table())
     return 0
 

@@ -25,7 +25,9 @@ from pathlib import Path
 
 from core.cli.handwriting import add_handwriting_command
 from core.cli.onnx_commands import add_onnx_commands
+from core.cli.run_commands import add_run_commands, interrupted_message, print_damaged
 from core.errors import DigitLabError
+from core.text import printable
 from core.training.control import Reporter
 from core.training.metrics import EpochMetrics, StartInfo, StepMetrics
 
@@ -34,7 +36,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 def _printable(value: object) -> str:
     """Text from files (run names) may hold control characters: never print them raw."""
-    return "".join(ch if ch.isprintable() else " " for ch in str(value))
+    return printable(value, limit=120)
 
 
 def _print_table(rows: list[list[str]], header: list[str]) -> None:
@@ -140,9 +142,9 @@ class ProgressPrinter(Reporter):
     def started(self, info: StartInfo) -> None:
         self.info = info
         resumed = f", resuming after epoch {info.start_epoch}" if info.start_epoch else ""
-        print(f"Training {info.model} ({info.params:,} params) on {info.device}: {info.epochs} "
-              f"epochs x {info.steps_per_epoch} steps, {info.n_train:,} train / "
-              f"{info.n_test:,} test images{resumed}. Run: {info.run_id}", flush=True)
+        print(f"Training {printable(info.model)} ({info.params:,} params) on {info.device}: "
+              f"{info.epochs} epochs x {info.steps_per_epoch} steps, {info.n_train:,} train / "
+              f"{info.n_test:,} test images{resumed}. Run: {printable(info.run_id)}", flush=True)
 
     def step(self, metrics: StepMetrics) -> None:
         if not self.tty or self.quiet or self.info is None:
@@ -171,7 +173,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         overrides["data_dir"] = str(args.data)
     printer = ProgressPrinter(args.quiet)
     config = new_run_config(overrides, writeup_recipe=args.writeup_recipe)
-    result = start_training(config, printer, resume=args.resume, name=args.name)
+    try:
+        result = start_training(config, printer, resume=args.resume, name=args.name)
+    except KeyboardInterrupt:
+        print(interrupted_message(printer.info.run_id if printer.info else args.resume),
+              file=sys.stderr)
+        return 130
     last = result.history[-1] if result.history else None
     if last is not None:
         print(f"Finished ({result.status}): final test accuracy {last.test_acc:.2f}% after "
@@ -205,8 +212,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from core.runs.store import RunStore
 
     store = RunStore()
-    records = store.list()
-    if not records:
+    entries = store.list_runs()  # damaged runs are listed too, saying what is wrong
+    records = [r for r in entries if r.damaged is None]
+    damaged = [r for r in entries if r.damaged is not None]
+    if not entries:
         print(f"No runs yet in {store.root}. Start one with `digitlab-cli train`.")
         return 0
     rows = []
@@ -218,7 +227,11 @@ def cmd_runs(args: argparse.Namespace) -> int:
                      "–" if s.best_acc is None else f"{s.best_acc:.2f}%",
                      "–" if s.final_acc is None else f"{s.final_acc:.2f}%",
                      format_seconds(s.seconds)])
+    rows += [[d.id, "–", "–", "damaged", "–", "–", "–", "–"] for d in damaged]
     _print_table(rows, ["id", "name", "model", "status", "epochs", "best", "final", "time"])
+    if damaged:
+        print()
+        print_damaged(damaged)
     return 0
 
 
@@ -231,21 +244,28 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
         return 0
-    print(report.to_text())
+    for line in report.to_text().splitlines():
+        print(printable(line))
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from core.fileio import write_bytes_atomic
+    from core.fileio import check_output_file, write_bytes_atomic
     from core.runs.report import markdown_table, summarize_run
     from core.runs.store import RunStore
 
+    if args.output:
+        check_output_file(Path(args.output))  # a folder as output: say so before any work
     store = RunStore()
-    records = [store.get(k).record for k in args.runs] if args.runs else store.list()
+    if args.runs:
+        records = [store.get(k).record for k in args.runs]
+    else:
+        records = store.list()
+        print_damaged(store.damaged(), sys.stderr)  # left out of the table, not silently
     text = markdown_table([summarize_run(r) for r in records])
     if args.output:
         write_bytes_atomic(Path(args.output), text.encode())
-        print(f"Wrote {args.output} ({len(records)} runs).")
+        print(f"Wrote {printable(args.output)} ({len(records)} runs).")
     else:
         print(text, end="")
     return 0
@@ -316,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_fetch)
 
     add_onnx_commands(sub)
+    add_run_commands(sub)
     add_handwriting_command(sub)
     return parser
 
@@ -326,11 +347,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handler(args)
     except DigitLabError as e:
-        print(f"digitlab-cli: error: {e}", file=sys.stderr)
+        print(f"digitlab-cli: error: {printable(e, limit=2000)}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a file error no command foresaw: still one line, naming the file
+        from core.fileio import os_error_message
+
+        print(f"digitlab-cli: error: {printable(os_error_message(e), limit=2000)}",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("digitlab-cli: interrupted; a training run can be resumed with --resume RUN.",
-              file=sys.stderr)
+        # `train` says itself which run to resume; anything else just stopped.
+        print("digitlab-cli: interrupted.", file=sys.stderr)
         return 130
 
 

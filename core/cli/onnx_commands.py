@@ -4,37 +4,85 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import sys
+import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from core.errors import ImageError
+from core.errors import DigitLabError, ImageError
+from core.text import printable
+
+# Drawn digits, from a 28×28 crop to a phone photo. Checked from the header, before decoding:
+# a 20000×20000 PNG is a few KB on disk and 400 MB (or far more) once decoded.
+MIN_IMAGE_SIDE = 8
+MAX_IMAGE_SIDE = 8192
+MAX_IMAGE_PIXELS = 25_000_000
+IMAGE_LIMITS = (f"images must be between {MIN_IMAGE_SIDE}×{MIN_IMAGE_SIDE} and "
+                f"{MAX_IMAGE_SIDE}×{MAX_IMAGE_SIDE} pixels and at most "
+                f"{MAX_IMAGE_PIXELS / 1e6:g} megapixels")
 
 
 def load_image(path: Path) -> np.ndarray:
-    """A PNG/JPEG of a drawn digit as an array: (H, W) grey, or (H, W, 4) when it has alpha."""
+    """A PNG/JPEG of a drawn digit as an array: (H, W) grey, or (H, W, 4) when it has alpha.
+
+    ImageError (one line, stating the limits) for unreadable files and for sizes outside them.
+    """
     from PIL import Image, UnidentifiedImageError
 
+    name = printable(path, 300)
     try:
-        with Image.open(path) as img:
-            img.load()
-            if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
-                return np.asarray(img.convert("RGBA"))
-            return np.asarray(img.convert("L"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                width, height = img.size  # from the header: nothing decoded yet
+                if (min(width, height) < MIN_IMAGE_SIDE or max(width, height) > MAX_IMAGE_SIDE
+                        or width * height > MAX_IMAGE_PIXELS):
+                    raise ImageError(f"{name} is {width}×{height} pixels; {IMAGE_LIMITS}.")
+                img.load()
+                if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+                    return np.asarray(img.convert("RGBA"))
+                return np.asarray(img.convert("L"))
     except FileNotFoundError as e:
-        raise ImageError(f"Image {path} does not exist.") from e
-    except (UnidentifiedImageError, OSError) as e:
-        raise ImageError(f"{path} is not a readable image (PNG or JPEG expected): {e}") from e
+        raise ImageError(f"Image {name} does not exist.") from e
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageError(f"{name} claims more pixels than allowed; {IMAGE_LIMITS}.") from e
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as e:
+        reason = printable(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__,
+                           200)
+        raise ImageError(f"{name} is not a readable image (PNG or JPEG expected): "
+                         f"{reason}.") from e
+
+
+def _json_safe(value: Any) -> Any:
+    """Plain JSON values only: NaN and infinities become null (`--json` is always valid JSON)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    return str(value)
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(_json_safe(value), indent=2, allow_nan=False))
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from core.fileio import check_output_file
     from core.onnx_io.export import export_run
     from core.runs.store import RunStore
 
+    check_output_file(Path(args.output))  # a folder as output: say so before any work
     run = RunStore().get(args.run)
     report = export_run(run, Path(args.output), checkpoint=args.checkpoint)
     diffs = ", ".join(f"batch {n}: {d:.1e}" for n, d in report.max_abs_diff.items())
-    print(f"Exported {run.id} ({args.checkpoint}) to {report.path} "
+    print(f"Exported {printable(run.id)} ({args.checkpoint}) to {printable(report.path)} "
           f"({report.size_bytes / 1024:.1f} KiB, {report.params:,} params). "
           f"onnx.checker passed; max |torch - onnxruntime| {diffs}.")
     return 0
@@ -46,15 +94,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     clf = DigitClassifier(Path(args.file))
     info = clf.describe()
     if args.json:
-        print(json.dumps(info, indent=2, default=str))
+        print_json(info)
         return 0
+    # Names and metadata come from the file: printed as plain text, one line each.
     for key, value in info.items():
         if isinstance(value, dict):
-            print(f"{key}:")
+            print(f"{printable(key, 100)}:")
             for k, v in value.items():
-                print(f"  {k}: {v}")
+                print(f"  {printable(k, 100)}: {printable(v, 300)}")
         else:
-            print(f"{key}: {value}")
+            print(f"{printable(key, 100)}: {printable(value, 300)}")
     return 0
 
 
@@ -81,21 +130,37 @@ def cmd_predict(args: argparse.Namespace) -> int:
     clf = DigitClassifier(model, normalization=args.normalization)
     results = []
     for image_path in images:
-        image28 = canvas_to_mnist(load_image(Path(image_path)))
-        if image28 is None:
-            results.append({"image": image_path, "digit": None, "top3": []})
+        # One bad image is one error line; the others are still read (exit 2 at the end).
+        try:
+            image28 = canvas_to_mnist(load_image(Path(image_path)))
+            if image28 is None:
+                results.append({"image": image_path, "digit": None, "top3": []})
+                continue
+            pred = clf.classify(image28)
+        except (DigitLabError, ValueError) as e:
+            results.append({"image": image_path, "error": str(e)})
+            if not args.json:
+                print(f"digitlab-cli: error: {printable(e, 500)}", file=sys.stderr)
             continue
-        pred = clf.classify(image28)
         results.append({"image": image_path, "digit": pred.digit,
                         "top3": [[d, round(p, 4)] for d, p in pred.top(3)]})
+        if not args.json:
+            _print_prediction(results[-1])
     if args.json:
-        print(json.dumps(results, indent=2))
-        return 0
-    for r in results:
-        top = "  ".join(f"{d} {p:.1%}" for d, p in r["top3"])
-        digit = "none" if r["digit"] is None else r["digit"]
-        print(f"{r['image']}: {digit}" + (f"  ({top})" if top else "  (no digit on the canvas)"))
+        print_json(results)
+    failed = sum("error" in r for r in results)
+    if failed:
+        print(f"digitlab-cli: error: {failed} of {len(results)} images could not be read.",
+              file=sys.stderr)
+        return 2
     return 0
+
+
+def _print_prediction(r: dict[str, Any]) -> None:
+    top = "  ".join(f"{d} {p:.1%}" for d, p in r["top3"])
+    digit = "none" if r["digit"] is None else r["digit"]
+    print(f"{printable(r['image'], 300)}: {digit}"
+          + (f"  ({top})" if top else "  (no digit on the canvas)"))
 
 
 def add_onnx_commands(sub: argparse._SubParsersAction) -> None:

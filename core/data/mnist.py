@@ -162,7 +162,27 @@ def find_mnist_files(folder: Path) -> dict[str, Path] | None:
     return None
 
 
+def partial_files(folder: Path) -> tuple[Path, list[str]] | None:
+    """Where some but not all of the four files are: (that folder, the missing file names).
+
+    A folder holding three of the four is a user's copy gone wrong, not a folder to fetch into:
+    say which file is missing instead of downloading over (or blaming) the ones present.
+    """
+    best: tuple[Path, list[str]] | None = None
+    for cand in _candidates(Path(folder)):
+        missing = [stem for stem in SPLITS.values() if _find_file(cand, stem) is None]
+        if 0 < len(missing) < len(SPLITS) and (best is None or len(missing) < len(best[1])):
+            best = (cand, missing)
+    return best
+
+
 def describe_missing(folder: Path) -> str:
+    partial = partial_files(folder)
+    if partial is not None:
+        where, missing = partial
+        return (f"{where} has {len(SPLITS) - len(missing)} of the four MNIST files but not "
+                f"{' nor '.join(missing)} (gzipped or not). Copy the missing file there, or "
+                f"point DigitLab at a folder that has all four (--data or DIGITLAB_DATA).")
     return (f"No MNIST files in {folder}. It needs the four IDX files "
             f"({', '.join(SPLITS.values())}, gzipped or not). Fetch them from the Train tab or "
             f"with `digitlab-cli fetch`, or point DigitLab at a folder that has them "
@@ -186,6 +206,9 @@ def load_arrays(folder: Path) -> MnistArrays:
         if len(images) != len(labels):
             raise DatasetError(f"{files[f'{split}_images'].name} has {len(images)} images but "
                                f"{files[f'{split}_labels'].name} has {len(labels)} labels.")
+        if len(images) == 0:
+            raise DatasetError(f"{files[f'{split}_images'].name} holds 0 images: the {split} "
+                               f"split needs at least one. Replace it with the real file.")
         if labels.size and labels.max() > 9:
             raise DatasetError(f"{files[f'{split}_labels'].name} has label {labels.max()}; "
                                f"labels must be 0-9.")
@@ -249,11 +272,51 @@ def load_mnist(folder: Path | str | None = None, *, fetch: bool = True,
                progress: ProgressFn | None = None) -> MnistArrays:
     """MNIST from `folder` (else DIGITLAB_DATA, else the user data dir), fetching it if missing."""
     folder = Path(folder) if folder else default_data_dir()
+    check_mnist_folder(folder)
     if find_mnist_files(folder) is None:
         if not fetch:
             raise DatasetError(describe_missing(folder))
         fetch_mnist(folder, progress)
     return load_arrays(folder)
+
+
+def _header_count(path: Path) -> int:
+    """The item count an IDX file's header announces, reading only the header."""
+    try:
+        with open(path, "rb") as raw:
+            header = raw.read(8)
+            if header[:2] == b"\x1f\x8b":  # gzip magic: the header is inside the stream
+                raw.seek(0)
+                with gzip.GzipFile(fileobj=raw) as unzipped:
+                    header = unzipped.read(8)
+    except (OSError, EOFError) as e:
+        raise DatasetError(f"Cannot read {path}: {getattr(e, 'strerror', None) or e}.") from e
+    if len(header) < 8:
+        raise DatasetError(f"{path.name} is too short to be an IDX file ({len(header)} bytes).")
+    return int.from_bytes(header[4:8], "big")
+
+
+def check_mnist_folder(folder: Path | str | None = None) -> None:
+    """Cheap checks before any work: no partial folder, no split announcing 0 images.
+
+    An empty folder passes (MNIST is fetched into it); the full checks come with loading.
+    """
+    folder = Path(folder) if folder else default_data_dir()
+    files = find_mnist_files(folder)
+    if files is None:
+        if partial_files(folder) is not None:
+            raise DatasetError(describe_missing(folder))
+        return
+    for split in ("train", "test"):
+        images = files[f"{split}_images"]
+        count = _header_count(images)
+        if count == 0:
+            raise DatasetError(f"{images.name} holds 0 images: the {split} split needs at "
+                               f"least one. Replace it with the real file.")
+        labels = _header_count(files[f"{split}_labels"])
+        if labels != count:
+            raise DatasetError(f"{images.name} has {count} images but "
+                               f"{files[f'{split}_labels'].name} has {labels} labels.")
 
 
 # --- on the training device ---------------------------------------------------------------------

@@ -1,32 +1,42 @@
 """Load any ONNX digit model, check it really is one, and classify 28×28 images with it.
 
 numpy + onnx + onnxruntime only. `onnx.load` (without external data) reads the declared shapes,
-metadata and initializers; one onnxruntime session, created once, runs the model; a test run on
-two probe images at load time proves it works before the user relies on it. Anything unusable
-raises `ModelFileError` saying what the file has and what a digit model needs.
+metadata and initializers; core/onnx_io/validate.py checks the graph (external data, sizes,
+the parameter count); core/onnx_io/probe.py tries it in a child process under time and memory
+limits; then one onnxruntime session (core/onnx_io/session.py), created once, runs the model,
+and a test run on two probe images proves it works before the user relies on it. Anything
+unusable raises `ModelFileError` saying what the file has and what a digit model needs.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 from onnx import TensorProto
 
-from core.data.mnist import MNIST_MEAN, MNIST_STD
 from core.errors import ConfigError, ModelFileError
 from core.models.spec import PARAM_BUDGET  # under budget: fewer parameters than this
-
-NUM_CLASSES = 10
-NEEDED_INPUT = (
-    "one float image input shaped (N, 1, 28, 28), (N, 28, 28) or (N, 784), N dynamic or 1"
+from core.onnx_io.probe import ProbeLimits, probe_model
+from core.onnx_io.session import (
+    NEEDED_INPUT,
+    NEEDED_OUTPUT,
+    NUM_CLASSES,
+    Feed,
+    first_line,
+    make_session,
+    run_images,
+    smoke_test,
 )
-NEEDED_OUTPUT = "one float output with 10 class scores per image, e.g. (N, 10)"
+from core.onnx_io.session import (
+    run_seconds as default_run_seconds,
+)
+from core.onnx_io.validate import MAX_MODEL_BYTES, check_graph, uses_external_data
 
 Normalization = Literal["auto", "none", "mnist"]
 _FLOAT_TYPES = {TensorProto.FLOAT: np.float32, TensorProto.FLOAT16: np.float16,
@@ -54,14 +64,27 @@ class Prediction:
 class DigitClassifier:
     """A validated ONNX digit model with one CPU inference session tuned for one image at a time.
 
-    `graph_values` is the plain number of elements in all graph initializers (dense and sparse
-    values): weights and biases, but also BatchNorm statistics and shape constants when a file
-    stores them there. Weights hidden in Constant nodes are not counted. `param_count` is the
-    trained parameter count a DigitLab export records (`digitlab.params`; exporters fold
-    BatchNorm into the convs, so the graph holds fewer values), else `graph_values`.
+    The file is untrusted (core/onnx_io/validate.py, core/onnx_io/probe.py): its graph is
+    checked statically (external data inside its folder, sane sizes), then it is tried in a
+    child process with a time and memory limit before this process creates its own session
+    (`probe=False` skips that, for the child itself and for the model shipped with DigitLab);
+    every later run stops after `run_seconds` and on Ctrl+C.
+
+    `graph_values` counts every value stored in the graph: initializers (dense and sparse, at
+    their dense size), Constant nodes and other tensor attributes, subgraphs included; so also
+    BatchNorm statistics and shape constants when a file stores them. `param_count` is the
+    larger of that and the trained count a DigitLab export records (`digitlab.params`:
+    exporters fold BatchNorm into the convs, so the graph may hold fewer values). Metadata can
+    raise the count, never lower it below what the graph holds.
+
+    Construct it in a background thread (the GUI: `open_classifier` in a job), never on a GUI
+    thread: trying a model takes a second or more.
     """
 
-    def __init__(self, path: str | Path, normalization: Normalization = "auto") -> None:
+    def __init__(self, path: str | Path, normalization: Normalization = "auto", *,
+                 probe: bool = True, limits: ProbeLimits | None = None,
+                 should_stop: Callable[[], bool] | None = None,
+                 run_seconds: float | None = None) -> None:
         if normalization not in ("auto", "none", "mnist"):
             raise ConfigError(
                 f"normalization {normalization!r} is unknown; use 'auto', 'none' or 'mnist'"
@@ -72,15 +95,22 @@ class DigitClassifier:
         self.metadata: dict[str, str] = {p.key: p.value for p in model.metadata_props}
         self.is_digitlab_export = "digitlab.version" in self.metadata
         self.name = self.metadata.get("digitlab.model") or self.path.stem
-        self.graph_values = sum(int(np.prod(t.dims)) for t in graph.initializer) + sum(
-            int(np.prod(t.values.dims)) for t in graph.sparse_initializer
-        )
+        self.run_seconds = run_seconds or default_run_seconds()
+        try:
+            self.graph_values = check_graph(model, self.path)
+        except ModelFileError as e:
+            raise ModelFileError(f"{self._file}: {e}") from None
         recorded = self.metadata.get("digitlab.params", "")
-        self.param_count = int(recorded) if recorded.isdigit() else self.graph_values
-        self.param_count_source = (
-            "trained parameters, recorded at export" if recorded.isdigit()
-            else "elements of the graph's initializers"
-        )
+        recorded_count = int(recorded) if re.fullmatch(r"[0-9]{1,15}", recorded) else None
+        if recorded_count is not None and recorded_count > self.graph_values:
+            self.param_count = recorded_count
+            self.param_count_source = (f"trained parameters, recorded at export (the graph "
+                                       f"holds {self.graph_values:,} values)")
+        else:
+            self.param_count = self.graph_values
+            self.param_count_source = "values stored in the graph (initializers and constants)"
+            if recorded and recorded_count != self.graph_values:
+                self.param_count_source += f"; the file claims {recorded[:20]!r}, ignored"
         self.under_budget = self.param_count < PARAM_BUDGET
 
         try:
@@ -89,8 +119,18 @@ class DigitClassifier:
             raise ModelFileError(f"{self._file}: {e}") from None
         self.normalization, self.normalization_source = self._resolve_normalization(normalization)
 
-        self._session = self._make_session()
-        raw = self._smoke_test(_probe_images())  # (2, 10) raw outputs of two probe images
+        self._feed = Feed(label=self._file, input_name=self.input_name,
+                          input_shape=_fmt_shape(self.input_shape),
+                          dtype=np.dtype(self._in_dtype).name, layout=self.layout,
+                          batch_fixed=self._batch_fixed, normalization=self.normalization,
+                          output_name=self.output_name)
+        if probe and not _is_bundled(self.path):
+            # Refused there: never run here. External data may change beside the file: no cache.
+            probe_model(self.path, self._feed, limits, should_stop,
+                        cache=not uses_external_data(model))
+        self._session = make_session(self.path, self._file)
+        raw = smoke_test(self._session, self._feed, self.run_seconds)  # (2, 10): two probes
+        self._batch_fixed = self._feed.batch_fixed
         self.output_kind, self.output_kind_source = self._resolve_output_kind(graph, raw)
 
     # ---------------------------------------------------------------- inference
@@ -102,7 +142,10 @@ class DigitClassifier:
             x = x[None]
         if x.ndim != 3 or x.shape[1:] != (28, 28):
             raise ValueError(f"images must be (28, 28) or (N, 28, 28); got shape {x.shape}")
-        raw = self._run(x)  # (N, 10) float64
+        raw = run_images(self._session, self._feed, x, self.run_seconds)  # (N, 10) float64
+        if not np.all(np.isfinite(raw)):
+            raise ModelFileError(f"{self._file} gives NaN or infinite scores for this image: no "
+                                 f"digit can be read from them.")
         if self.output_kind == "probabilities":
             p = np.clip(raw, 0.0, None)
             sums = p.sum(axis=1, keepdims=True)
@@ -184,73 +227,6 @@ class DigitClassifier:
             "known values are 'in-graph', 'none' and 'mnist'."
         )
 
-    def _make_session(self) -> ort.InferenceSession:
-        opts = ort.SessionOptions()
-        # One 28×28 image is microseconds of work: thread hand-offs would cost more than they save.
-        opts.intra_op_num_threads = 1
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.log_severity_level = 4  # fatal only: errors come back to us as exceptions anyway
-        try:
-            # From the path, not bytes, so external-data files beside it are found.
-            return ort.InferenceSession(
-                str(self.path), sess_options=opts, providers=["CPUExecutionProvider"]
-            )
-        except Exception as e:
-            raise ModelFileError(
-                f"onnxruntime cannot load {self._file}: {_first_line(e)}. The file may be damaged "
-                "or use operators or versions this onnxruntime lacks; export it again or choose "
-                "another file."
-            ) from e
-
-    def _run(self, x: np.ndarray) -> np.ndarray:
-        """(N, 28, 28) float32 in [0, 1] → (N, 10) float64 raw model outputs."""
-        n = x.shape[0]
-        if n == 0:
-            return np.zeros((0, NUM_CLASSES))
-        if self.normalization == "mnist":
-            x = (x - np.float32(MNIST_MEAN)) / np.float32(MNIST_STD)
-        feed = {"NCHW": x[:, None], "NHW": x, "NF": x.reshape(n, 784)}[self.layout]
-        feed = np.ascontiguousarray(feed, dtype=self._in_dtype)
-        if self._batch_fixed:  # the graph takes exactly one image per run
-            run = self._session.run
-            outs = [np.asarray(run(None, {self.input_name: feed[i : i + 1]})[0]) for i in range(n)]
-            out = np.concatenate([o.reshape(1, -1) for o in outs])
-        else:
-            out = np.asarray(self._session.run(None, {self.input_name: feed})[0]).reshape(n, -1)
-        return out.astype(np.float64)
-
-    def _smoke_test(self, probes: np.ndarray) -> np.ndarray:
-        """Run the (2, 28, 28) probes; fall back to one image per run if batches fail."""
-        try:
-            raw = self._run(probes)
-        except Exception as first:
-            if self._batch_fixed:
-                raise self._failed_run(first) from first
-            self._batch_fixed = True  # a dynamic batch dim that only really works with N = 1
-            try:
-                raw = self._run(probes)
-            except Exception as e:
-                raise self._failed_run(e) from e
-        if raw.shape[1] != NUM_CLASSES:
-            raise ModelFileError(
-                f"output '{self.output_name}' gives {raw.shape[1]} values per image when run; "
-                f"a digit model needs {NEEDED_OUTPUT}."
-            )
-        if not np.all(np.isfinite(raw)):
-            raise ModelFileError(
-                f"{self._file} outputs NaN or infinity on a test image; its weights are broken. "
-                "Export it again or choose another file."
-            )
-        return raw
-
-    def _failed_run(self, e: Exception) -> ModelFileError:
-        return ModelFileError(
-            f"{self._file} fails on a 28×28 test image with input '{self.input_name}' "
-            f"{_fmt_shape(self.input_shape)}: {_first_line(e)}. A digit model needs {NEEDED_INPUT}."
-        )
-
     def _resolve_output_kind(self, graph: onnx.GraphProto, raw: np.ndarray) -> tuple[str, str]:
         """"logits" (softmax them) or "probabilities" (use as they are), and why.
 
@@ -284,13 +260,21 @@ def _load_proto(path: Path) -> onnx.ModelProto:
         raise ModelFileError(f"There is no model file at '{path}'. Check the path.")
     if path.is_dir():
         raise ModelFileError(f"'{path}' is a folder; choose an .onnx model file.")
-    if path.stat().st_size == 0:
+    if not path.is_file():
+        raise ModelFileError(f"{name} is not a plain file (a device or pipe); choose an .onnx "
+                             f"model file.")
+    size = path.stat().st_size
+    if size == 0:
         raise ModelFileError(f"{name} is empty (0 bytes), not an ONNX model. Export it again.")
+    if size > MAX_MODEL_BYTES:
+        raise ModelFileError(f"{name} is {size / 2**20:,.0f} MB; DigitLab opens models up to "
+                             f"{MAX_MODEL_BYTES // 2**20} MB (a digit model is kilobytes). "
+                             f"Choose another file.")
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as e:
         raise ModelFileError(
-            f"{name} is not a readable ONNX model ({_first_line(e)}); it may be truncated or "
+            f"{name} is not a readable ONNX model ({first_line(e)}); it may be truncated or "
             "another kind of file. Choose an .onnx file exported by DigitLab or another tool."
         ) from e
     # Protobuf happily parses many non-ONNX byte strings into an empty message.
@@ -360,22 +344,27 @@ def _check_output_shape(name: str, shape: tuple[Dim, ...]) -> None:
         )
 
 
-def _probe_images() -> np.ndarray:
-    """(2, 28, 28) float32: a blank image and a diagonal ramp, deterministic and different."""
-    ramp = np.add.outer(np.arange(28), np.arange(28)).astype(np.float32) / 54.0
-    return np.stack([np.zeros((28, 28), np.float32), ramp])
-
-
 def _fmt_shape(shape: tuple[Dim, ...]) -> str:
     if not shape:
         return "(shape not declared)"
     return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-def _first_line(e: BaseException) -> str:
-    """The useful part of an exception's text, without onnxruntime's C++ source locations."""
-    text = str(e).strip() or type(e).__name__
-    text = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ", "", text)
-    text = re.sub(r"Load model from .*? failed:", "", text)
-    text = re.sub(r"/onnxruntime_src/\S+:\d+ .*?\) (?=\S)", "", text)  # file:line signature
-    return text.strip().splitlines()[0][:300].rstrip(".")
+def _is_bundled(path: Path) -> bool:
+    """The model shipped inside DigitLab's own folder is part of the program, not a foreign file."""
+    from core.paths import bundled_model_path
+
+    try:
+        return path.resolve() == bundled_model_path().resolve()
+    except OSError:
+        return False
+
+
+def open_classifier(path: str | Path, normalization: Normalization = "auto",
+                    should_stop: Callable[[], bool] | None = None) -> DigitClassifier:
+    """Validate, try (child process, limits) and load a model: the call for a background job.
+
+    Raises ModelFileError saying why a file cannot be used (also when `should_stop()` turns
+    true while it is being tried). Never call it on a GUI thread: it takes a second or more.
+    """
+    return DigitClassifier(path, normalization, should_stop=should_stop)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from core.models.spec import PARAM_BUDGET
 from core.runs.store import RunRecord
+from core.text import printable
 
 TARGET_ACCURACY = 99.4  # %
 EPOCH_BUDGET = 15
@@ -75,7 +76,8 @@ def _pct(value: float | None, digits: int = 2) -> str:
 
 def _cell(text: str) -> str:
     """Free text from run.json (a name, a device label) that cannot break the table's row."""
-    return " ".join(text.replace("|", "\\|").split()) or "–"
+    # printable: no terminal escapes or control characters from a file reach the output.
+    return " ".join(printable(text, limit=200).replace("|", "\\|").split()) or "–"
 
 
 def _mark(ok: bool) -> str:

@@ -42,14 +42,19 @@ def restore_state(state: dict[str, Any], model: torch.nn.Module,
                   optimizer: torch.optim.Optimizer, scheduler: Any,
                   ema: Any) -> tuple[int, list[EpochMetrics]]:
     """Load a captured state into freshly built objects; returns (epochs_done, history)."""
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    if ema is not None and state.get("ema") is not None:
-        ema.load_state_dict(state["ema"])
-    torch.set_rng_state(state["rng_cpu"])
-    if state.get("rng_cuda") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["rng_cuda"])
+    try:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        if ema is not None and state.get("ema") is not None:
+            ema.load_state_dict(state["ema"])
+        torch.set_rng_state(state["rng_cpu"])
+        if state.get("rng_cuda") and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng_cuda"])
+    except (KeyError, ValueError, TypeError, RuntimeError, IndexError, AttributeError) as e:
+        # A checkpoint from elsewhere (or damaged) whose pieces do not fit this run's objects.
+        raise ModelFileError(f"The checkpoint cannot be resumed from ({type(e).__name__}: "
+                             f"{_first_line(e)}). Use the other checkpoint or train again.") from e
     return int(state["epochs_done"]), [EpochMetrics.from_dict(m) for m in state["history"]]
 
 
@@ -67,11 +72,64 @@ def load_checkpoint(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # torch raises many kinds for damaged files
         raise ModelFileError(f"Checkpoint {path.name} cannot be read ({type(e).__name__}: "
-                             f"{str(e).splitlines()[0][:200]}). It may be damaged; use the "
+                             f"{_first_line(e)}). It may be damaged; use the "
                              f"other checkpoint of the run or train again.") from e
-    if not isinstance(state, dict) or "model" not in state or "config" not in state:
-        raise ModelFileError(f"{path.name} is not a DigitLab checkpoint.")
+    problem = state_problem(state)
+    if problem:
+        raise ModelFileError(f"{path.name} is not a usable DigitLab checkpoint: {problem}. Use "
+                             f"the other checkpoint of the run or train again.")
     return state
+
+
+def _first_line(e: BaseException) -> str:
+    """The first line of an exception's text (some have none: a 0-byte file's EOFError)."""
+    lines = str(e).strip().splitlines()
+    return lines[0][:200] if lines else type(e).__name__
+
+
+def _weights_problem(weights: Any) -> str | None:
+    if not isinstance(weights, dict) or not weights:
+        return "holds no weights"
+    bad = next((k for k, v in weights.items()
+                if not isinstance(k, str) or not isinstance(v, torch.Tensor)), None)
+    return None if bad is None else f"weight {str(bad)[:40]!r} is not a tensor"
+
+
+def state_problem(state: Any) -> str | None:
+    """What makes a loaded checkpoint unusable (a field of the wrong type), or None.
+
+    Files are untrusted: weights_only=True stops code, this stops a list where the config
+    belongs, text where the epoch count belongs, and so on, before anything relies on them.
+    """
+    from core.runs.schema import history_problem
+    from core.training.config import field_type_problem
+
+    if not isinstance(state, dict):
+        return "it does not hold a dictionary"
+    config = state.get("config")
+    if not isinstance(config, dict) or not isinstance(config.get("model"), str):
+        return "its config is missing or names no model"
+    setting = next((p for k, v in config.items() if (p := field_type_problem(str(k), v))), None)
+    if setting:
+        return f"its config says {setting}"
+    weights = _weights_problem(state.get("model"))
+    if weights:
+        return f"its model {weights}"
+    ema = state.get("ema")
+    if ema is not None and (not isinstance(ema, dict) or _weights_problem(ema.get("module"))):
+        return "its averaged (EMA) weights are damaged"
+    epochs = state.get("epochs_done")
+    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 0:
+        return "its epoch count is not a whole number"
+    history = history_problem(state.get("history"))
+    if history:
+        return f"its history {history}"
+    for key in ("optimizer", "scheduler"):
+        if not isinstance(state.get(key), dict):
+            return f"its {key} state is missing"
+    if not isinstance(state.get("rng_cpu"), torch.Tensor):
+        return "its random-generator state is missing"
+    return None
 
 
 def model_from_state(state: dict[str, Any], prefer_ema: bool = True) -> torch.nn.Module:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -12,6 +13,15 @@ from core.fileio import from_saved
 # What augmentation strength 1.0 means for rotation (± degrees). core.data.augment.AugmentSpec
 # scales it; the zoo maps a write-up's rotation range to a strength through it.
 ROTATION_AT_FULL_STRENGTH = 8.0
+
+# Upper limits of the settings (lower limits are in TrainConfig.validate, next to them).
+MAX_EPOCHS = 1000
+MAX_BATCH = 65_536
+MAX_LR = 10.0
+MAX_AUGMENT = 3.0  # beyond ±24° rotation and ±24% shift/scale digits stop looking like digits
+MAX_STROKE = 2.0  # up to two 3×3 dilations or erosions: more erases a 28×28 digit
+MAX_SEED = 2**63 - 1  # torch and numpy seeds are 64-bit
+MAX_IMAGES = 10_000_000  # subsets and splits: far above any MNIST-format set
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("onecycle", "step", "cosine", "constant")
@@ -51,26 +61,45 @@ class TrainConfig:
     data_dir: str = ""  # MNIST folder; "" = --data / DIGITLAB_DATA / user data dir
 
     def validate(self) -> None:
-        """Raise ConfigError naming the first setting out of range."""
+        """Raise ConfigError naming the first setting of the wrong type or out of range.
+
+        The one place the settings' ranges live: the CLI, the GUI and resumed runs all pass here
+        before any work starts.
+        """
+        for f in fields(self):
+            problem = field_type_problem(f.name, getattr(self, f.name))
+            if problem:
+                raise ConfigError(f"Invalid training setting: {problem}.")
         checks = [
-            (self.epochs >= 1, "epochs must be at least 1"),
-            (self.batch_size >= 1, "batch size must be at least 1"),
+            (1 <= self.epochs <= MAX_EPOCHS, f"epochs must be between 1 and {MAX_EPOCHS}"),
+            (1 <= self.batch_size <= MAX_BATCH, f"batch size must be between 1 and {MAX_BATCH}"),
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
             (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}"),
             (self.lr > 0, "learning rate must be positive"),
+            (self.lr <= MAX_LR, f"learning rate must be at most {MAX_LR}"),
             (0 <= self.momentum < 1, "momentum must be in [0, 1)"),
             (0 < self.pct_start < 1, "OneCycle pct_start must be in (0, 1)"),
-            (self.step_size >= 1, "step size must be at least 1 epoch"),
+            (1 <= self.step_size <= MAX_EPOCHS,
+             f"step size must be between 1 and {MAX_EPOCHS} epochs"),
             (0 < self.gamma <= 1, "step gamma must be in (0, 1]"),
-            (self.weight_decay >= 0, "weight decay must be non-negative"),
+            (0 <= self.weight_decay <= 1, "weight decay must be in [0, 1]"),
             (0 <= self.label_smoothing < 1, "label smoothing must be in [0, 1)"),
-            (self.augment >= 0, "augmentation strength must be non-negative"),
-            (self.augment_stroke >= 0, "stroke jitter must be non-negative"),
+            (0 <= self.augment <= MAX_AUGMENT,
+             f"augmentation strength must be between 0 and {MAX_AUGMENT} "
+             f"({MAX_AUGMENT:g} = ±{MAX_AUGMENT * ROTATION_AT_FULL_STRENGTH:g}° rotation)"),
+            (0 <= self.augment_stroke <= MAX_STROKE,
+             f"stroke jitter must be between 0 and {MAX_STROKE}"),
             (0 <= self.augment_aspect < 1, "aspect jitter must be in [0, 1)"),
             (0 < self.ema_decay < 1, "EMA decay must be in (0, 1)"),
-            (self.val_split >= 0, "validation split must be non-negative"),
-            (self.log_every >= 1, "log_every must be at least 1"),
-            (self.device in DEVICES or self.device.startswith("cuda:"),
+            (0 <= self.seed <= MAX_SEED, f"seed must be between 0 and {MAX_SEED} (2**63 - 1)"),
+            (0 <= self.val_split <= MAX_IMAGES,
+             f"validation split must be between 0 and {MAX_IMAGES:,} images"),
+            (0 <= self.train_subset <= MAX_IMAGES,
+             f"train subset must be between 0 (all) and {MAX_IMAGES:,} images"),
+            (0 <= self.test_subset <= MAX_IMAGES,
+             f"test subset must be between 0 (all) and {MAX_IMAGES:,} images"),
+            (1 <= self.log_every <= MAX_IMAGES, "log_every must be at least 1"),
+            (self.device in DEVICES or re.fullmatch(r"cuda:\d{1,3}", self.device) is not None,
              f"device must be one of {', '.join(DEVICES)} or cuda:N"),
         ]
         for ok, message in checks:
@@ -93,6 +122,39 @@ class TrainConfig:
         if unknown:
             raise ConfigError(f"Unknown training setting(s): {', '.join(sorted(unknown))}.")
         return TrainConfig.from_dict({**self.to_dict(), **overrides})
+
+
+_FIELD_NAMES = frozenset(f.name for f in fields(TrainConfig))
+
+
+def field_type_problem(name: str, value: Any) -> str | None:
+    """What is wrong with the type of setting `name` (the type of its default), or None.
+
+    Saved configs (run.json, checkpoints) are untrusted: a number where a word belongs, or
+    text where a number belongs, must be refused here rather than crash deep in training.
+    """
+    default = getattr(TrainConfig, name, None) if name in _FIELD_NAMES else None
+    if default is None:
+        return None  # not a setting of this version: ignored when loading
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+        kind = "on or off (true/false)"
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        kind = "a whole number"
+    elif isinstance(default, float):
+        ok = (isinstance(value, int | float) and not isinstance(value, bool)
+              and math.isfinite(value))
+        kind = "a finite number"
+    else:
+        ok = isinstance(value, str) and len(value) <= 1000
+        kind = "text"
+    return None if ok else f"{name.replace('_', ' ')} must be {kind}, not {_show(value)}"
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def steps_per_epoch(n_train: int, batch_size: int) -> int:

@@ -57,22 +57,27 @@ def start_training(config: TrainConfig, reporter: Reporter | None = None,
                    control: TrainControl | None = None, *, resume: str | None = None,
                    name: str = "", store: RunStore | None = None):  # -> TrainResult
     """Create (or reopen, with `resume`) a run in the store and train it."""
+    from core.data.mnist import check_mnist_folder
     from core.models import build_model
     from core.models.layers import summarize
     from core.training.loop import train
 
     store = store or RunStore()
     if resume:
-        run = store.get(resume)
-        if not run.record.resumable:
-            from core.errors import ConfigError
-
-            raise ConfigError(f"Run {run.id} is {run.record.effective_status} after "
-                              f"{run.record.epochs_done} epoch(s): only stopped, interrupted or "
-                              f"failed runs with a saved epoch can be resumed.")
-        config = TrainConfig.from_dict(run.record.config)
-        return train(config, reporter=reporter, control=control, run=run, resume=True)
+        # Locked for this process (a second resume of the same run is refused), re-read under
+        # the lock; a run interrupted before its first epoch starts again from scratch.
+        run = store.open_for_resume(resume)
+        try:
+            config = TrainConfig.from_dict(run.record.config)
+            config.validate()
+            check_mnist_folder(config.data_dir or None)
+        except BaseException:
+            run.release_lock()
+            raise
+        return train(config, reporter=reporter, control=control, run=run,
+                     resume=run.record.epochs_done > 0)
     config.validate()
+    check_mnist_folder(config.data_dir or None)  # a partial or empty data folder: say so now
     summary = summarize(build_model(config.model))
     run = store.create(config.to_dict(), params=summary.total_params,
                        receptive_field=summary.receptive_field, name=name)

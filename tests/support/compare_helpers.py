@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -39,6 +40,14 @@ def make_run(store: RunStore, name: str, model: str, params: int, rf: int,
         run.record.scores["my_digits"] = {"accuracy": my_digits, "n": 40,
                                           "when": "2025-01-05T10:00:00+00:00"}
     run.save_record()
+    if epochs:  # the store offers Resume only when last.pt is there; these stand in (unloadable)
+        for kind in ("best", "last"):
+            run.checkpoint_path(kind).write_bytes(b"stand-in checkpoint for the Compare tests")
+    # A new run is locked by its creator (the store's "running" means "locked"). Only a run
+    # that stands for one this very process trains keeps the lock; any other releases it, as
+    # a finished or killed training does.
+    if not (status == "running" and pid == os.getpid()):
+        run.release_lock()
     return run
 
 
