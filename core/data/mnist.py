@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from core.data.mnist_cache import load_cached, store_cached
 from core.errors import DatasetError
 from core.paths import default_data_dir
 
@@ -194,7 +195,8 @@ def load_arrays(folder: Path) -> MnistArrays:
     files = find_mnist_files(folder)
     if files is None:
         raise DatasetError(describe_missing(folder))
-    arrays = {
+    cached = load_cached(files)  # an uncompressed copy of gzipped files, checked by hash
+    arrays = cached or {
         key: read_idx(path, IMAGE_MAGIC if key.endswith("images") else LABEL_MAGIC)
         for key, path in files.items()
     }
@@ -212,6 +214,8 @@ def load_arrays(folder: Path) -> MnistArrays:
         if labels.size and labels.max() > 9:
             raise DatasetError(f"{files[f'{split}_labels'].name} has label {labels.max()}; "
                                f"labels must be 0-9.")
+    if cached is None:
+        store_cached(files, arrays)  # only files that passed every check above
     return MnistArrays(**arrays, source=str(folder))
 
 
