@@ -29,6 +29,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from core.data.canvas import CANVAS_SIDE
+from core.data.strokes import strokes_to_mnist
 
 CANVAS_UNITS = CANVAS_SIDE  # logical side of the drawing square; strokes live in these coordinates
 DEFAULT_PEN = 20.0  # canvas units: ~2 px of a 28 px MNIST digit once the ink box is scaled to 20
@@ -163,6 +164,15 @@ class DrawingCanvas(QWidget):
         rows = np.frombuffer(image.constBits(), np.uint8).reshape(
             CANVAS_UNITS, image.bytesPerLine())
         return rows[:, :CANVAS_UNITS].copy()  # drop row padding; own the memory
+
+    def model_input(self) -> np.ndarray | None:
+        """The (28, 28) float32 image the model reads, or None for "no digit": the strokes
+        (including the one in progress) redrawn at MNIST's scale and stroke width, whatever
+        the pen width and the size they were drawn at (`core.data.strokes`)."""
+        polylines = [stroke.points for stroke in self._strokes]
+        if self._current:
+            polylines.append(tuple(self._current))
+        return strokes_to_mnist(polylines, canvas_side=CANVAS_UNITS)
 
     # ------------------------------------------------------------------ geometry
 
@@ -318,8 +328,9 @@ class PixelPreview(QWidget):
         super().__init__(parent)
         self._image: QImage | None = None
         self.setFixedSize(168, 168)  # 6 screen pixels per MNIST pixel: visible, not dominant
-        self.setToolTip("The 28×28 image the model sees: your drawing cropped, scaled to fit "
-                        "20×20 and centred by its centre of mass, as MNIST digits were made")
+        self.setToolTip("The 28×28 image the model sees: your strokes redrawn with an "
+                        "MNIST-like pen, scaled to fit 20×20 and centred by their centre of "
+                        "mass, as MNIST digits were made")
 
     def has_image(self) -> bool:
         return self._image is not None

@@ -44,7 +44,6 @@ from app.draw.my_digits_panel import MyDigitsPanel
 from app.shared.jobs import shutdown_all
 from app.shared.settings import app_settings
 from app.shared.style import series_color
-from core.data.canvas import canvas_to_mnist
 from core.data.my_digits import MyDigits
 from core.errors import DigitLabError
 from core.onnx_io.classifier import DigitClassifier
@@ -265,7 +264,7 @@ class DrawTab(QWidget):
     def update_prediction(self) -> None:
         """Preprocess the drawing now and show every visible model's reading of it."""
         self._timer.stop()
-        self._image28 = canvas_to_mnist(self.canvas.ink_array())  # (28, 28) or None
+        self._image28 = self.canvas.model_input()  # (28, 28) from the strokes, or None
         self.preview.set_image(self._image28)
         for column in self._columns():
             column.predict(self._image28)
@@ -280,7 +279,7 @@ class DrawTab(QWidget):
             self.status_message.emit("Nothing to save: draw a digit first.")
             return False
         try:
-            self.store.add(self.canvas.ink_array(), label)
+            self.store.add(self._image28, label, drawing=self.canvas.ink_array())
         except (DigitLabError, OSError) as e:
             self.status_message.emit(f"Could not save to My digits: {e}")
             return False

@@ -148,13 +148,15 @@ class MyDigits:
 
     # ------------------------------------------------------------------ writing
 
-    def add(self, canvas_or_image: np.ndarray, label: int) -> MyDigit:
+    def add(self, canvas_or_image: np.ndarray, label: int, *,
+            drawing: np.ndarray | None = None) -> MyDigit:
         """Save a drawing (any canvas `canvas_to_mnist` accepts) or a ready (28, 28) image.
 
         A (28, 28) array is taken as an MNIST-format image as it is (float in [0, 1] or uint8,
         white on black); anything else is a canvas and goes through `canvas_to_mnist`, and its
-        ink map is kept beside it. Raises ImageError when the canvas holds no digit and
-        ConfigError for a label outside 0–9.
+        ink map is kept beside it. `drawing` is the canvas a ready image was made from (the Draw
+        tab redraws its strokes, `core.data.strokes`), kept beside it the same way. Raises
+        ImageError when the canvas holds no digit and ConfigError for a label outside 0–9.
         """
         is_int = isinstance(label, int | np.integer) and not isinstance(label, bool)
         if not is_int or not 0 <= label <= 9:
@@ -167,6 +169,7 @@ class MyDigits:
             if array.dtype == np.uint8 or image.max() > 1.0 + 1e-3:
                 image /= 255.0
             image = np.clip(np.nan_to_num(image), 0.0, 1.0)
+            canvas = None if drawing is None else np.asarray(drawing)
         else:
             try:
                 converted = canvas_to_mnist(array)
@@ -175,10 +178,13 @@ class MyDigits:
             if converted is None:
                 raise ImageError("The canvas holds no digit; draw one before saving it.")
             image, canvas = converted, array
+        try:
+            ink = None if canvas is None else np.round(ink_map(canvas) * 255).astype(np.uint8)
+        except ValueError as e:
+            raise ImageError(f"This drawing cannot be saved: {e}.") from e
         entry = self._new_entry(label)
         # The canvas first: a digit PNG present means its whole entry is there.
-        if canvas is not None:
-            ink = np.round(ink_map(canvas) * 255).astype(np.uint8)
+        if ink is not None:
             write_bytes_atomic(entry.canvas_path, _png_bytes(ink))
         write_bytes_atomic(entry.path, _png_bytes(np.round(image * 255).astype(np.uint8)))
         return entry
@@ -268,3 +274,76 @@ def _read_digit_png(path: Path) -> np.ndarray | None:
     if grey.shape != (SIZE, SIZE):
         return None
     return grey * np.float32(1 / 255)
+
+
+MAX_IMAGE_PIXELS = 4096 * 4096  # a larger file is no drawing of one digit: skipped unread
+
+
+def labelled_pngs(folder: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Labelled digit images in `folder` → (N, 28, 28) float32 in [0, 1], (N,) int64 labels and
+    one note per file skipped ("name: why").
+
+    A PNG in a subfolder named 0–9 (My digits' own layout) has that label; any other PNG in the
+    folder or its subfolders has the digit its file name starts with (`7.png`, `3_anna.png`).
+    A 28×28 image is taken as MNIST-format (either polarity: the border is the background);
+    a larger one is a drawing and goes through `canvas_to_mnist`. My digits' `*.canvas.png`
+    copies, hidden files and links are ignored; unreadable, label-less and blank images are
+    skipped, never fatal.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ConfigError(f"{folder} is not a folder: give the folder that holds the labelled "
+                          f"PNGs.")
+    images, labels, skipped = [], [], []
+    for path in sorted(_png_files(folder)):
+        name = str(path.relative_to(folder))
+        parent = path.parent.name if path.parent != folder else ""
+        label = (int(parent) if len(parent) == 1 and parent.isdigit()
+                 else int(path.name[0]) if path.name[0].isdigit() else None)
+        if label is None:
+            skipped.append(f"{name}: no label (put it in a folder 0-9 or start its name with "
+                           f"the digit)")
+            continue
+        image, why = _read_labelled(path)
+        if image is None:
+            skipped.append(f"{name}: {why}")
+            continue
+        images.append(image)
+        labels.append(label)
+    if not images:
+        return np.zeros((0, SIZE, SIZE), np.float32), np.zeros((0,), np.int64), skipped
+    return np.stack(images), np.asarray(labels, dtype=np.int64), skipped
+
+
+def _png_files(folder: Path) -> list[Path]:
+    """PNGs directly in `folder` and one level below, not following links."""
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.startswith(".") or entry.is_symlink():
+            continue
+        inner = entry.iterdir() if entry.is_dir() else [entry]
+        for path in inner:
+            if (path.suffix.lower() == ".png" and not path.name.endswith(CANVAS_SUFFIX)
+                    and not path.name.startswith(".") and not path.is_symlink()
+                    and path.is_file()):
+                found.append(path)
+    return found
+
+
+def _read_labelled(path: Path) -> tuple[np.ndarray | None, str]:
+    """(28, 28) float32 image, or None and why not."""
+    try:
+        with Image.open(path) as im:
+            if im.width * im.height > MAX_IMAGE_PIXELS:
+                return None, f"{im.width}×{im.height} is too large for a digit"
+            grey = np.asarray(im.convert("L"))
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
+        return None, "not a readable image"
+    if grey.shape == (SIZE, SIZE):
+        image = ink_map(grey)
+        return (image, "") if image.max() > 0 else (None, "blank")
+    try:
+        image = canvas_to_mnist(grey)
+    except ValueError as e:
+        return None, str(e)
+    return (image, "") if image is not None else (None, "no digit in it")

@@ -27,6 +27,7 @@ from PIL import Image
 from core.data.canvas import CANVAS_SIDE as CANVAS
 from core.data.canvas import canvas_to_mnist
 from core.data.mnist import MNIST_MEAN, MNIST_STD
+from core.data.pen import skeletonize, stroke_points
 
 UPSAMPLE = 5  # skeleton pixels per MNIST pixel: a 2-px MNIST stroke is 10 px wide when thinned
 FRAME = 112  # side of the frame each digit is stroked in, before it is resized onto the canvas
@@ -64,48 +65,6 @@ STYLES: tuple[PenStyle, ...] = (
              rotation=(-10.0, 10.0), size=(0.3, 0.9), random_position=True),
 )
 
-# Zhang–Suen neighbours P2..P9 (N, NE, E, SE, S, SW, W, NW) as (dy, dx); bit k of a code is P(k+2).
-_OFFSETS = ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1))
-
-
-def _zhang_suen_tables() -> tuple[np.ndarray, np.ndarray]:
-    """Deletion look-up tables (256,) bool for the two sub-iterations, indexed by neighbour code."""
-    p = (np.arange(256)[:, None] >> np.arange(8)) & 1  # (256, 8): P2..P9
-    count = p.sum(axis=1)
-    transitions = ((p == 0) & (np.roll(p, -1, axis=1) == 1)).sum(axis=1)  # 0→1 around P2..P9,P2
-    base = (count >= 2) & (count <= 6) & (transitions == 1)
-    p2, p4, p6, p8 = p[:, 0], p[:, 2], p[:, 4], p[:, 6]
-    first = base & (p2 * p4 * p6 == 0) & (p4 * p6 * p8 == 0)
-    second = base & (p2 * p4 * p8 == 0) & (p2 * p6 * p8 == 0)
-    return first, second
-
-
-_TABLES = _zhang_suen_tables()
-
-
-def skeletonize(masks: np.ndarray) -> np.ndarray:
-    """(N, H, W) bool → Zhang–Suen skeleton (N, H, W) bool: 8-connected, one pixel wide.
-
-    All images thin together, one shifted-array pass per neighbour; an image leaves the batch
-    once a full iteration deletes nothing, so fat strokes do not slow down thin ones.
-    """
-    out = np.pad(np.asarray(masks, dtype=bool), ((0, 0), (1, 1), (1, 1))).astype(np.uint8)
-    h, w = masks.shape[1:]
-    idx, work = np.arange(len(out)), out
-    while len(idx):
-        changed = np.zeros(len(idx), dtype=bool)
-        for table in _TABLES:
-            code = np.zeros((len(idx), h, w), dtype=np.uint8)
-            for k, (dy, dx) in enumerate(_OFFSETS):
-                code |= work[:, 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] << k
-            delete = np.take(table, code) & (work[:, 1:-1, 1:-1] == 1)
-            changed |= delete.any(axis=(1, 2))
-            work[:, 1:-1, 1:-1][delete] = 0
-        out[idx] = work
-        idx, work = idx[changed], work[changed]
-    return out[:, 1:-1, 1:-1].astype(bool)
-
-
 def _cubic_upsample_matrix(n: int, factor: int) -> np.ndarray:
     """(n·factor, n) Keys cubic (a = -0.5) interpolation weights, pixel centres aligned."""
     pos = (np.arange(n * factor) + 0.5) / factor - 0.5
@@ -118,8 +77,9 @@ def _cubic_upsample_matrix(n: int, factor: int) -> np.ndarray:
     return m
 
 
-def digit_skeletons(images_u8: np.ndarray, chunk: int = 256) -> np.ndarray:
-    """(N, 28, 28) uint8 → (N, S, S) bool skeletons in UPSAMPLE× MNIST pixels.
+def digit_skeletons(images_u8: np.ndarray, chunk: int = 256,
+                    upsample: int = UPSAMPLE) -> np.ndarray:
+    """(N, 28, 28) uint8 → (N, S, S) bool skeletons in `upsample`× MNIST pixels.
 
     Each digit's ink box (plus a blank 1-px border to thin from) is moved to the top left of a
     window just big enough for the largest box: thinning time grows with the area.
@@ -135,7 +95,7 @@ def digit_skeletons(images_u8: np.ndarray, chunk: int = 256) -> np.ndarray:
     at = np.arange(span)
     window = padded[np.arange(len(d))[:, None, None], (top[:, None] + at)[:, :, None],
                     (left[:, None] + at)[:, None, :]]  # (N, span, span)
-    up = _cubic_upsample_matrix(span, UPSAMPLE)
+    up = _cubic_upsample_matrix(span, upsample)
     parts = [skeletonize(up @ window[i : i + chunk] @ up.T > 0.5)
              for i in range(0, len(window), chunk)]
     return np.concatenate(parts) if parts else np.zeros((0, len(up), len(up)), dtype=bool)
@@ -143,28 +103,6 @@ def digit_skeletons(images_u8: np.ndarray, chunk: int = 256) -> np.ndarray:
 
 def _sample(rng: np.random.Generator, value: Range, n: int) -> np.ndarray:
     return rng.uniform(*value, n) if isinstance(value, tuple) else np.full(n, float(value))
-
-
-def _stroke(frames: np.ndarray, radius: np.ndarray) -> np.ndarray:
-    """Points (B, F, F) bool, pen radius (B,) px → ink (B, F, F) float32 in [0, 1].
-
-    Exact Euclidean distance to the nearest point within the largest radius (column pass then
-    row pass, one shifted array per offset); ink fades over the last pixel, so edges are
-    anti-aliased like a painted round pen.
-    """
-    f = frames.shape[1]
-    r = int(np.ceil(radius.max())) + 1
-    big = np.float32(4 * r * r + 1)
-    col = np.full(frames.shape, big, dtype=np.float32)  # squared distance along the column
-    pad = np.pad(frames, ((0, 0), (r, r), (0, 0)))
-    for dy in range(-r, r + 1):
-        np.minimum(col, np.float32(dy * dy), out=col, where=pad[:, r + dy : r + dy + f])
-    dist2 = np.full(frames.shape, big, dtype=np.float32)
-    pad = np.pad(col, ((0, 0), (0, 0), (r, r)), constant_values=big)
-    for dx in range(-r, r + 1):
-        np.minimum(dist2, pad[:, :, r + dx : r + dx + f] + np.float32(dx * dx), out=dist2)
-    ink = radius.astype(np.float32)[:, None, None] + np.float32(0.5) - np.sqrt(dist2)
-    return np.clip(ink, 0.0, 1.0, out=ink)
 
 
 def draw_style(skeletons: np.ndarray, style: PenStyle, seed: int = 0) -> list[np.ndarray | None]:
@@ -205,7 +143,7 @@ def draw_style(skeletons: np.ndarray, style: PenStyle, seed: int = 0) -> list[np
         fx = np.rint((x[sel] - x0[ds]) * k + (FRAME - w[ds] * k) / 2).astype(int)
         frames = np.zeros((hi - lo, FRAME, FRAME), dtype=bool)
         frames[ds - lo, np.clip(fy, 0, FRAME - 1), np.clip(fx, 0, FRAME - 1)] = True
-        ink = _stroke(frames, radius[lo:hi])
+        ink = stroke_points(frames, radius[lo:hi])
         for i in np.flatnonzero(has[lo:hi]) + lo:
             canvases[i] = _to_canvas(ink[i - lo], to_canvas[i] / to_frame[i], place[i])
     return canvases

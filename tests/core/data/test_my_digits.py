@@ -163,10 +163,27 @@ def test_score_classifier_with_a_real_onnx_session(store: MyDigits, tmp_path: Pa
     assert sorted(score.predictions.tolist()) == sorted([*predicted, predicted[0]])
 
 
-def test_score_run_records_the_result(store: MyDigits) -> None:
+def checkpoint_of(model, config: dict) -> dict:
+    """A complete checkpoint of `model` as the trainer saves one (what load_checkpoint wants)."""
+    import torch
+
+    from core.training.checkpoints import capture_state
+    from core.training.config import TrainConfig
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    return capture_state(model, optimizer, schedule, None, TrainConfig.from_dict(config), 0, [])
+
+
+def test_score_run_records_the_result(store: MyDigits, tmp_path: Path) -> None:
+    """score_run against answers it cannot have made itself: a net whose head always says 7
+    scores exactly the share of 7s, and a real net agrees digit for digit with its own ONNX
+    export run by onnxruntime (normalisation inside the graph, not score_run's code)."""
     torch = pytest.importorskip("torch")
     from core.data.mnist import MNIST_MEAN, MNIST_STD
+    from core.data.pen_proxy import pen_digit_set
     from core.models import build_model
+    from core.onnx_io.export import export_run
     from core.runs.store import RunStore
     from core.training.checkpoints import save_checkpoint
     from core.training.config import TrainConfig
@@ -174,22 +191,44 @@ def test_score_run_records_the_result(store: MyDigits) -> None:
     torch.manual_seed(0)
     config = TrainConfig(model="dl-tiny-1k").to_dict()
     model = build_model("dl-tiny-1k").eval()
+    always_seven = build_model("dl-tiny-1k").eval()
+    with torch.no_grad():
+        always_seven.classifier.weight.zero_()
+        always_seven.classifier.bias.copy_(torch.eye(10)[7] * 5)
     run = RunStore().create(config)
-    save_checkpoint(run.checkpoint_path("best"), {"config": config, "model": model.state_dict()})
+    best = run.checkpoint_path("best")
+    save_checkpoint(best, checkpoint_of(always_seven, config))
 
     assert math.isnan(score_run(run, store).accuracy)  # empty set: nothing recorded
     assert "my_digits" not in run.record.scores
-    for label, kind in ((1, "vertical"), (0, "ring"), (7, "horizontal")):
+    for label, kind in ((1, "vertical"), (0, "ring"), (7, "horizontal"), (7, "vertical")):
         store.add(bar_canvas(kind), label)
     score = score_run(run, store)
-
-    images, labels = store.images_labels()
-    x = (torch.from_numpy(images)[:, None] - MNIST_MEAN) / MNIST_STD
-    with torch.inference_mode():
-        expected = model(x).argmax(dim=1).numpy()
-    assert score.predictions.tolist() == expected.tolist()
-    assert score.accuracy == pytest.approx(100.0 * float((expected == labels).mean()))
+    assert score.predictions.tolist() == [7, 7, 7, 7]
+    assert (score.n, score.correct, score.accuracy) == (4, 2, 50.0)
+    assert score.per_class == {0: (0, 1), 1: (0, 1), 7: (2, 2)}
     saved = RunStore().get(run.id).record.scores["my_digits"]  # on disk, not just in memory
-    assert saved["n"] == 3 and saved["accuracy"] == round(score.accuracy, 2)
+    assert saved["n"] == 4 and saved["accuracy"] == 50.0 and saved["per_class"]["7"] == 100.0
     assert saved["checkpoint"] == "best" and saved["fingerprint"] == store.fingerprint()
     assert saved["when"].endswith("+00:00")
+
+    # A real net, fitted a little to 20 varied pen digits so that it reads its input.
+    digits = pen_digit_set(n_writers=2, per_digit=1, paths=("strokes",))
+    x = (torch.from_numpy(digits.images["strokes"])[:, None] - MNIST_MEAN) / MNIST_STD
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
+    model.train()
+    for _ in range(30):
+        loss = torch.nn.functional.cross_entropy(model(x), torch.from_numpy(digits.labels))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    save_checkpoint(best, checkpoint_of(model.eval(), config))
+    for image, label in zip(digits.images["strokes"], digits.labels, strict=True):
+        store.add(image, int(label))
+    clf = DigitClassifier(export_run(run, tmp_path / "real.onnx", "best").path)
+    images, labels = store.images_labels()
+    expected = clf.predict_proba(images).argmax(axis=1)
+    score = score_run(run, store, record=False)
+    assert score.predictions.tolist() == expected.tolist()
+    assert score.correct == int((expected == labels).sum())
+    assert len(set(expected.tolist())) > 1  # a net that reads the pixels, not a constant
