@@ -1,4 +1,4 @@
-"""`digitlab-cli experiment run|status|list|report`, and `report --reproduction`.
+"""Experiments: a recipe over seeds, a sweep over settings, on this machine or a Ray cluster.
 
     digitlab-cli experiment run aug --model dl-dilated-4k --seeds 0 1 2 \\
         --variant "A:label_smoothing=0.05,augment=1.0" --variant "B:augment=0.3" --val-split 10000
@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,25 @@ from core.errors import ConfigError
 from core.experiments.statistics import cell
 from core.experiments.trial import ExperimentReporter, TrialOutcome
 from core.training.metrics import EpochMetrics, StartInfo
+
+TOML_EXAMPLE = """\
+A definition file (--file) holds the same as the flags:
+
+    name = "aug"
+    model = "dl-dilated-4k"
+    seeds = [0, 1, 2]
+    objective = "val_acc"            # or "val_loss"
+    [base]                           # settings of every trial
+    val_split = 10000
+    [variants.A]                     # named recipes (optional)
+    label_smoothing = 0.05
+    [variants.B]
+    augment = 0.3
+    [search]
+    kind = "grid"                    # grid | random | tpe
+    [search.space]
+    lr = [0.01, 0.02]                # random/tpe also take {low = 0.005, high = 0.05, log = true}
+"""
 
 # Options that define an experiment; any of them given means "this definition", none "resume".
 _DEFINING = ("file", "model", "writeup_recipe", "seeds", "sets", "variants", "grids", "search",
@@ -164,11 +182,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     from core.experiments.runner import run_experiment
     from core.experiments.storage import ExperimentStore
 
-    if args.data:  # worker processes (and a local Ray instance) inherit it
-        os.environ["DIGITLAB_DATA"] = str(Path(args.data).expanduser().resolve())
+    data_dir = str(Path(args.data).expanduser().resolve()) if args.data else ""
     store = ExperimentStore()
     defining = any(getattr(args, k) for k in _DEFINING)
-    spec = spec_from_args(args) if defining else store.load(args.name or "")
+    if not defining and not args.name:
+        raise ConfigError("Name the experiment to resume (`digitlab-cli experiment list`), or "
+                          "define a new one: `digitlab-cli experiment run NAME --model ...`.")
+    spec = spec_from_args(args) if defining else store.load(args.name)
     executor = _executor(args, spec, store)
     states = store.states(spec.name, seeds=spec.seeds) if store.exists(spec.name) else []
     done = sum(1 for s in states if s.finished)
@@ -177,7 +197,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     printer = ExperimentPrinter(total, done)
     try:
         outcome = run_experiment(spec, executor, store=store, reporter=printer,
-                                 retry_failed=args.retry_failed)
+                                 retry_failed=args.retry_failed, data_dir=data_dir)
     finally:
         close = getattr(executor, "close", None)
         if close:
@@ -295,7 +315,9 @@ def add_experiment_commands(sub: argparse._SubParsersAction) -> None:
                             description="Start an experiment, or resume it: given only its name, "
                                         "the missing and unfinished trials run; finished ones "
                                         "are kept. Decisions use the validation split, never "
-                                        "the test set.")
+                                        "the test set.",
+                            epilog=TOML_EXAMPLE,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("name", nargs="?", default="", help="experiment name (letters, digits, ._-)")
     what = p.add_argument_group("what to run")
     what.add_argument("--file", help="TOML definition (see core/experiments/spec.py); flags "

@@ -7,7 +7,9 @@ set beside what its write-up claims (core/experiments/claims.py).
 Each write-up model is one variant ({"model": name}) trained with `writeup_recipe`: its recipe's
 epochs (15, EVA5's 19), optimizer and schedule. When the training set is cut down to save time,
 a recipe's validation split (Session-6 holds out 10%) is cut in the same proportion, so the
-model still trains on 90% of what it is given. The document states the budget it was run with.
+model still trains on 90% of what it is given. The variants run cheapest first (multiply-adds of
+one image × epochs), so a run cut short still covers as many write-ups as it can. The document
+states the budget it was run with.
 """
 
 from __future__ import annotations
@@ -34,6 +36,29 @@ def writeup_models() -> list[str]:
     return [spec.name for spec in list_models() if not spec.is_ours]
 
 
+def training_cost(model: str) -> float:
+    """Multiply-adds of one forward pass × the recipe's epochs: what orders the trials."""
+    import torch
+
+    from core.models import build_model, get_spec
+
+    net = build_model(model).eval()
+    macs = [0]
+
+    def count(module: torch.nn.Module, _: object, out: torch.Tensor) -> None:
+        if isinstance(module, torch.nn.Conv2d):
+            macs[0] += module.weight.numel() * out.shape[2] * out.shape[3]
+        elif isinstance(module, torch.nn.Linear):
+            macs[0] += module.weight.numel()
+
+    hooks = [m.register_forward_hook(count) for m in net.modules()]
+    with torch.no_grad():
+        net(torch.zeros(1, 1, 28, 28))
+    for hook in hooks:
+        hook.remove()
+    return macs[0] * float(get_spec(model).recipe.get("epochs", 15))  # type: ignore[arg-type]
+
+
 def reproduction_spec(name: str = REPRODUCTION, seeds: list[int] | None = None,
                       base: dict[str, Any] | None = None,
                       models: list[str] | None = None) -> ExperimentSpec:
@@ -42,7 +67,7 @@ def reproduction_spec(name: str = REPRODUCTION, seeds: list[int] | None = None,
     base = dict(base or {})
     subset = int(base.get("train_subset", 0) or 0)
     variants: dict[str, dict[str, Any]] = {}
-    for model in models or writeup_models():
+    for model in models or sorted(writeup_models(), key=training_cost):
         overrides: dict[str, Any] = {"model": model}
         val_split = int(get_spec(model).recipe.get("val_split", 0) or 0)  # type: ignore[call-overload]
         if subset and val_split and "val_split" not in base:
@@ -122,7 +147,9 @@ def reproduction_markdown(store: ExperimentStore | None = None,
         raise ConfigError(f"No reproduction experiment '{name}' yet: run `digitlab-cli "
                           f"experiment run --reproduce` first.")
     spec = store.load(name)
-    states = store.states(name, seeds=spec.seeds)
+    order = {model: i for i, model in enumerate(writeup_models())}  # rows in write-up order
+    states = sorted(store.states(name, seeds=spec.seeds),
+                    key=lambda s: (order.get(s.trial.point.variant, len(order)), s.trial.seed))
     sessions = store.sessions(name)
     n_train = int(spec.base.get("train_subset", 0) or 0) or MNIST_TRAIN
     n_test = int(spec.base.get("test_subset", 0) or 0) or MNIST_TEST

@@ -88,7 +88,8 @@ def run_experiment(spec: ExperimentSpec, executor: Executor, *,
     finally:
         session["wall_s"] = round(time.perf_counter() - t0, 2)
         session["trials_run"] = ran
-        store.add_session(spec.name, session)
+        if ran:  # a resume with nothing left to do is not a session worth a line
+            store.add_session(spec.name, session)
     return ExperimentOutcome(spec.name, store.states(spec.name, points, spec.seeds),
                              session["wall_s"], ran)
 

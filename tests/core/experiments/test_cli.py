@@ -39,6 +39,7 @@ def test_run_status_list_report_and_resume(mnist_dir) -> None:
     (["experiment", "run", "x", "--asha", "--val-split", "100"], "ASHA early stopping runs "
                                                                  "on the Ray executor"),
     (["experiment", "run", "--model", "dl-tiny-1k"], "Name the experiment"),
+    (["experiment", "run"], "Name the experiment to resume"),
     (["experiment", "status", "nope"], "No experiment 'nope'"),
     (["experiment", "run", "x", "--file", "/nonexistent.toml"], "Cannot read the experiment"),
     (["report", "--reproduction"], "No reproduction experiment"),

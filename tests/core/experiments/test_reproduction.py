@@ -28,7 +28,10 @@ def test_every_writeup_model_has_a_claims_entry_agreeing_with_the_zoo() -> None:
 
 def test_the_spec_gives_each_model_its_recipe_on_the_stated_budget() -> None:
     spec = reproduction_spec(base={"train_subset": 10000, "device": "cpu"})
-    assert list(spec.variants) == writeup_models() and spec.writeup_recipe
+    assert sorted(spec.variants) == sorted(writeup_models()) and spec.writeup_recipe
+    order = list(spec.variants)  # cheapest first: the 480k-parameter channel study nets last
+    assert order.index("pg-model3a-dws") == 0 and order[-4:] == [
+        "channel-exp5", "channel-exp6", "channel-exp1", "channel-exp2"]
     points = {p.variant: p for p in spec.grid_points()}
     eva = spec.trial_config(points["eva5-s4"], 0)
     assert (eva.epochs, eva.schedule, eva.train_subset) == (19, "step", 10000)

@@ -83,6 +83,8 @@ def test_an_interrupted_experiment_resumes_to_the_same_numbers(mnist_dir, tmp_pa
     assert metrics_of(run.history) == metrics_of(unbroken.states[0].run.history)
     sessions = store.sessions("broken")
     assert [s["trials_run"] for s in sessions] == [1, 1]
+    run_experiment(tiny_spec("broken"), executor, store=store)  # nothing left: no new session
+    assert len(store.sessions("broken")) == 2
 
 
 def test_a_definition_that_changed_is_refused(tmp_path) -> None:

@@ -103,3 +103,13 @@ def test_toml_writer_escapes_strings() -> None:
 
     text = dump_toml({"a": 'say "hi"\n\\', "t": {"n": [1, 2.5, True]}})
     assert tomllib.loads(text) == {"a": 'say "hi"\n\\', "t": {"n": [1, 2.5, True]}}
+
+
+def test_the_help_texts_toml_example_is_a_valid_definition() -> None:
+    import textwrap
+
+    from core.cli.experiment import TOML_EXAMPLE
+
+    spec = ExperimentSpec.from_toml(textwrap.dedent(TOML_EXAMPLE.split("\n", 1)[1]))
+    assert [p.label for p in spec.grid_points()] == ["A · lr=0.01", "A · lr=0.02",
+                                                     "B · lr=0.01", "B · lr=0.02"]
