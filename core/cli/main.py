@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 
+from core.cli.experiment import add_experiment_commands
 from core.cli.handwriting import add_handwriting_command
 from core.cli.onnx_commands import add_onnx_commands
 from core.cli.run_commands import add_run_commands, interrupted_message, print_damaged
@@ -338,6 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_onnx_commands(sub)
     add_run_commands(sub)
     add_handwriting_command(sub)
+    add_experiment_commands(sub)  # after `report`: it adds report --reproduction
     return parser
 
 
