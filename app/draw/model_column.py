@@ -7,13 +7,14 @@ a background job; the live reading of the one drawing is microseconds and stays 
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from app.draw.model_picker import ClassifierCache, ModelPicker
+from app.draw.model_picker import LIVE_RUN_SECONDS, ClassifierCache, ModelPicker
 from app.draw.prob_bars import PredictionView
 from app.shared.dialogs import plain_tooltip
 from app.shared.jobs import JobRunner
@@ -40,6 +41,7 @@ class ModelColumn(QWidget):
         self._scoring = JobRunner(self)
         self._scored: DigitClassifier | None = None  # whose score the label shows or awaits
         self._score_pending = False
+        self._stalled: DigitClassifier | None = None  # ran out of time on a drawing: not rerun
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(6)
@@ -61,13 +63,22 @@ class ModelColumn(QWidget):
         if clf is None:
             reason = "loading the model…" if self.picker.loading else "no model loaded"
             self.view.show_prediction(None, reason=reason)
+        elif clf is self._stalled:
+            self.view.show_prediction(None, reason="the model is too slow: choose another")
         elif image28 is None:
             self.view.show_prediction(None)
         else:
+            began = time.monotonic()
             try:
                 self.view.show_prediction(clf.classify(image28))
             except Exception:  # a model that loads but fails at run time must not crash us
-                self.view.show_prediction(None, reason="the model failed on this image")
+                if time.monotonic() - began >= 0.9 * LIVE_RUN_SECONDS:
+                    # Stopped by the time limit: running it again would stall every stroke.
+                    self._stalled = clf
+                    self.view.show_prediction(None, reason="the model is too slow: "
+                                                           "choose another")
+                else:
+                    self.view.show_prediction(None, reason="the model failed on this image")
 
     def show_score(self, store: MyDigits) -> None:
         """Score the current model on My digits in the background; the label says so meanwhile.

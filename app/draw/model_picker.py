@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.shared.dialogs import ONNX_FILES, ONNX_FILTER, open_file, plain_tooltip, show_error
-from app.shared.jobs import JobRunner
+from app.shared.jobs import JobRunner, JobState
 from app.shared.style import BAD_COLOR, OK_COLOR
 from core.errors import DigitLabError
 from core.models.spec import PARAM_BUDGET
@@ -38,6 +38,9 @@ from core.paths import bundled_model_path, exports_dir
 
 ROLE_PATH = Qt.ItemDataRole.UserRole
 NO_MODEL = "No model loaded"
+# Live readings run on the GUI thread (microseconds for a digit model). A file can still loop
+# on real drawings after passing the probe on test images: each run stops after this long.
+LIVE_RUN_SECONDS = 1.0
 
 
 def describe(clf: DigitClassifier) -> str:
@@ -64,15 +67,18 @@ class LoadedModel:
     classifier: DigitClassifier
 
 
-def load_model(path: str) -> LoadedModel:
-    """Open and validate `path` (background job: this reads, checks and runs the model).
-
-    Raises ModelFileError (or OSError) saying why the file cannot be used.
+def load_model(path: str, state: JobState | None = None) -> LoadedModel:
+    """Open, validate and try `path` (a background job: the file is checked, then tried in a
+    child process under time and memory limits, see core.onnx_io.probe; cancelling the job
+    kills that process). Raises ModelFileError (or OSError) saying why it cannot be used.
     """
     resolved = Path(path).resolve()
     # Stat first: a file rewritten while it loads then looks changed and is loaded again.
     stat = resolved.stat() if resolved.is_file() else None
-    classifier = DigitClassifier(resolved)  # says what is wrong when there is no file
+    should_stop = state.is_interruption_requested if state is not None else None
+    # DigitClassifier (what core.onnx_io.classifier.open_classifier calls) with the live limit.
+    classifier = DigitClassifier(resolved, should_stop=should_stop,
+                                 run_seconds=LIVE_RUN_SECONDS)
     if stat is None:  # it appeared meanwhile
         stat = resolved.stat()
     return LoadedModel(resolved, stat.st_mtime_ns, stat.st_size, classifier)
