@@ -91,7 +91,11 @@ def verdict(claim: Claim | None, state: TrialState, n_train: int, n_test: int,
     """A note on whether the claim was reproduced, and the likely reason when it was not."""
     if state.status != "completed" or state.run is None:
         reason = state.run.error if state.run is not None and state.run.error else ""
-        return f"{state.status}{': ' + cell(reason) if reason else ''}"
+        so_far = ""
+        if state.run is not None and state.run.history:
+            so_far = (f" after {state.run.epochs_done} of {state.run.epochs_planned} epochs "
+                      f"(test {state.run.history[-1]['test_acc']:.2f}% so far)")
+        return f"{state.status}{so_far}{': ' + cell(reason) if reason else ''}"
     notes = []
     summary = summarize_run(state.run)
     if claim is not None and claim.params is not None and claim.params != summary.params:
@@ -133,6 +137,23 @@ def _own_target(claim: Claim | None, state: TrialState) -> str:
     return "✅" if all(checks) else "❌"
 
 
+def computed_params(model: str) -> str:
+    """The parameters DigitLab counts in the model's layers (no training needed)."""
+    from core.models.zoo_info import zoo_info
+
+    return f"{zoo_info(model).params:,}"
+
+
+def _seconds_between(start: str, end: str) -> float:
+    from datetime import datetime
+
+    try:
+        return max(0.0, (datetime.fromisoformat(end) - datetime.fromisoformat(start))
+                   .total_seconds())
+    except ValueError:
+        return 0.0
+
+
 def _mark(ok: bool) -> str:
     return "✅" if ok else "❌"
 
@@ -150,16 +171,18 @@ def reproduction_markdown(store: ExperimentStore | None = None,
     order = {model: i for i, model in enumerate(writeup_models())}  # rows in write-up order
     states = sorted(store.states(name, seeds=spec.seeds),
                     key=lambda s: (order.get(s.trial.point.variant, len(order)), s.trial.seed))
-    sessions = store.sessions(name)
     n_train = int(spec.base.get("train_subset", 0) or 0) or MNIST_TRAIN
     n_test = int(spec.base.get("test_subset", 0) or 0) or MNIST_TEST
     done = [s for s in states if s.status == "completed"]
-    envs = [s.run.env for s in done if s.run is not None]
+    started = [s.run for s in states if s.run is not None]
+    envs = [r.env for r in started]
     devices = sorted({str(e.get("device", "")) for e in envs if e.get("device")})
     threads = sorted({str(e.get("threads")) for e in envs if e.get("threads")})
     cpu = sorted({str(e.get("cpu_count")) for e in envs if e.get("cpu_count")})
     train_s = sum(summarize_run(s.run).seconds for s in done if s.run is not None)
-    wall = sum(float(s.get("wall_s", 0)) for s in sessions)
+    # From the first trial's start to the last record written: holds across killed sessions.
+    span = (_seconds_between(min(r.created for r in started),
+                             max(r.updated or r.created for r in started)) if started else 0.0)
     budget = (f"{n_train:,} training images"
               + (" (the full set)" if n_train == MNIST_TRAIN else f" (of {MNIST_TRAIN:,})")
               + f", {n_test:,} test images"
@@ -182,9 +205,10 @@ def reproduction_markdown(store: ExperimentStore | None = None,
         "",
         f"**Machine**: {cell(platform.machine())}, {', '.join(cpu) or '?'} CPU cores; "
         f"devices {cell(', '.join(devices)) or '–'}; torch threads per trial "
-        f"{', '.join(threads) or '–'}. Training and evaluation time over finished trials "
-        f"{format_seconds(train_s)}; wall time of the experiment's sessions "
-        f"{format_seconds(wall)} (the machine was shared with other work).",
+        f"{', '.join(threads) or '–'}. Training and evaluation time of the finished trials "
+        f"{format_seconds(train_s)}; wall time from the first trial's start to the last "
+        f"record {format_seconds(span)} (the 2-core machine was shared with other work all "
+        f"along, so times are upper bounds).",
         "",
         f"**Rule**: a claim counts as reproduced when DigitLab's figure of the same kind (best "
         f"or final epoch) is at most {NOISE_SE:g} binomial standard errors of the test set "
@@ -200,23 +224,23 @@ def reproduction_markdown(store: ExperimentStore | None = None,
     for state in states:
         model = str(state.trial.point.variant or state.trial.point.label)
         claim = claim_for(model)
-        summary = summarize_run(state.run) if state.run is not None else None
         claimed_acc = "–" if claim is None or claim.accuracy is None else \
-            f"{claim.accuracy:.2f}% ({claim.accuracy_kind}; {claim.accuracy_cite})"
+            f"{claim.accuracy:.2f}% ({claim.accuracy_kind}) — {claim.accuracy_cite}"
         claimed_params = "–" if claim is None or claim.params is None else \
-            f"{claim.params:,} ({claim.params_cite})"
+            f"{claim.params:,} — {claim.params_cite}"
         seed = f" (seed {state.trial.seed})" if len(spec.seeds) > 1 else ""
-        if summary is not None and summary.epochs_done:
-            measured = [f"{summary.params:,}", f"{summary.best_acc:.2f}%",
-                        f"{summary.final_acc:.2f}%", ", ".join(f"{a:.2f}" for a in summary.last3),
+        summary = summarize_run(state.run) if state.status == "completed" and state.run else None
+        if summary is not None:  # only finished trials have figures to stand beside a claim
+            measured = [f"{summary.best_acc:.2f}%", f"{summary.final_acc:.2f}%",
+                        ", ".join(f"{a:.2f}" for a in summary.last3),
                         f"{_mark(summary.meets_accuracy)} {_mark(summary.meets_params)} "
                         f"{_mark(summary.meets_epochs)} ({summary.epochs_done})"]
         else:
-            measured = [f"{summary.params:,}" if summary and summary.params else "–",
-                        "–", "–", "–", "–"]
+            measured = ["–"] * 4
         lines.append(f"| {cell(model)}{seed} | {cell(claim.writeup if claim else '–')} | "
-                     f"{cell(claimed_params)} | {measured[0]} | {cell(claimed_acc)} | "
-                     f"{' | '.join(measured[1:])} | {_own_target(claim, state)} | "
+                     f"{cell(claimed_params)} | {computed_params(model)} | {cell(claimed_acc)} | "
+                     f"{' | '.join(measured)} | "
+                     f"{_own_target(claim, state) if summary else '–'} | "
                      f"{cell(verdict(claim, state, n_train, n_test, len(spec.seeds)))} |")
     pending = [s for s in states if s.status != "completed"]
     if pending:

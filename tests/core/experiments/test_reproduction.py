@@ -59,12 +59,14 @@ def test_the_document_sets_measurements_beside_claims(tmp_path) -> None:
     text = reproduction_markdown(store)
     assert "10,000 training images (of 60,000), 10,000 test images (the full test set)" in text
     eva = next(line for line in text.splitlines() if line.startswith("| eva5-s4 |"))
-    assert "9,274 (line 94" in eva and "99.52% (last logged" in eva
+    assert "| 9,274 — line 94 (model summary: Total params 9,274) | 9,274 |" in eva
+    assert "99.52% (last logged) — line 125" in eva
     assert "| 99.47% | 99.47% | 99.41, 99.45, 99.47 |" in eva
     assert "claim reproduced (last logged -0.05 points)" in eva
     pg = next(line for line in text.splitlines() if line.startswith("| pg-model3 |"))
     assert "not reproduced: -0.19 points" in pg and "trained on 10,000 of 60,000" in pg
     assert "parameters differ from the claim by -728" in pg
     s6 = next(line for line in text.splitlines() if line.startswith("| s6-model1 |"))
-    assert "failed: diverged at epoch 1" in s6
+    assert "failed after 1 of 1 epochs (test 50.00% so far): diverged at epoch 1" in s6
+    assert "| 9,850 |" in s6 and "| – | – | – | – | – |" in s6  # computed params, no figures
     assert "**Not finished** (17 of 19)" in text
