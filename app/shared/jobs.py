@@ -25,8 +25,9 @@ The API:
   `on_error` goes to `sys.excepthook` (printed; a failing test under pytest-qt).
 - `cancel()` asks without waiting. `busy` is True while a job started here has not ended.
 - `shutdown(timeout)` cancels and waits up to `timeout` seconds in all; True when every thread of
-  this runner has ended. Callbacks of jobs ended this way are not called (the owner is going
-  away). `shutdown_all(runners, timeout)` does it for several runners under one deadline.
+  this runner has ended. Jobs that ended within it report nothing (the owner is going away); one
+  still running reports `on_cancelled()` whenever it ends, so its owner can settle then.
+  `shutdown_all(runners, timeout)` does it for several runners under one deadline.
 - `live_job_threads()`: job threads (of any runner) that are still running or not yet joined;
   the test suite fails a test that leaves one running.
 
@@ -103,7 +104,7 @@ class _JobThread(QThread):
         self._runner, self._call, self.state, self._callbacks = runner, call, state, callbacks
         self._outcome: tuple[str, Any] = ("cancelled", None)
         self._joined = False
-        self._silent = False  # set by shutdown(): the owner is going away, report nothing
+        self._silent = False  # ended within a shutdown: the owner is going away, report nothing
         state._progress = self._progress.emit
         state._partial = self._partial.emit
         self._progress.connect(self._deliver_progress)
@@ -206,7 +207,7 @@ class JobRunner(QObject):
 
     def shutdown(self, timeout: float = 30.0) -> bool:
         """Cancel, then wait up to `timeout` s for every thread of this runner; True if all
-        ended. No callback runs for the jobs ended here."""
+        ended. No callback runs for the jobs that ended within the timeout."""
         return shutdown_all([self], timeout)
 
     def _ended(self, thread: _JobThread) -> None:
@@ -225,10 +226,10 @@ def shutdown_all(runners: Iterable[JobRunner], timeout: float = 30.0) -> bool:
     ended = True
     for runner in runners:
         for thread in list(runner._threads):
-            thread._silent = True
             left_ms = max(0, int((deadline - time.monotonic()) * 1000))
             if thread.wait(left_ms):
+                thread._silent = True
                 thread.join()
             else:
-                ended = False
+                ended = False  # it reports on_cancelled() when it does end
     return ended
