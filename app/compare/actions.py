@@ -16,14 +16,12 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from app.shared.dialogs import MARKDOWN, MARKDOWN_FILTER, save_file
 from app.shared.jobs import JobRunner
+from app.shared.wording import plural
 from core.errors import DigitLabError
 from core.fileio import write_bytes_atomic
+from core.runs.best import default_checkpoint
 from core.runs.report import markdown_table, summarize_run
 from core.runs.store import RunRecord, RunStore
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'s' * (n != 1)}"
 
 
 class RunActions(QObject):
@@ -49,8 +47,9 @@ class RunActions(QObject):
         self.delete.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.score = self._action("Score on My digits", "Measure the selected runs on the digits "
                                   "you drew in the Draw tab.", self.score_selected)
-        self.try_draw = self._action("Try in Draw", "Export the run's best epoch to ONNX and "
-                                     "open it in the Draw tab.", self.try_selected_in_draw)
+        self.try_draw = self._action("Try in Draw", "Export the run to ONNX (its best epoch "
+                                     "when picked on validation, else its last) and open it in "
+                                     "the Draw tab.", self.try_selected_in_draw)
         self.save_markdown = self._action("Save as Markdown…", "Save the results table "
                                           "(selected runs, or all) to a file.",
                                           self.save_markdown_dialog)
@@ -75,9 +74,10 @@ class RunActions(QObject):
         self.rename.setEnabled(one is not None)
         self.delete.setEnabled(bool(records))
         self.score.setEnabled(idle and bool(records) and not training)
-        has_best = one is not None and (self.store.root / one.id / "checkpoints" / "best.pt"
-                                        ).is_file()
-        self.try_draw.setEnabled(idle and has_best)
+        # The checkpoint Try in Draw exports: never one the test set chose (core/runs/best.py).
+        has_default = one is not None and (self.store.root / one.id / "checkpoints" /
+                                           f"{default_checkpoint(one)}.pt").is_file()
+        self.try_draw.setEnabled(idle and has_default)
 
     # -- store edits --------------------------------------------------------------------------
     @Slot()
@@ -126,7 +126,7 @@ class RunActions(QObject):
             except (DigitLabError, OSError) as e:  # a running run: the core says why
                 errors.append(str(e))
         self.store_changed.emit()
-        self.status_message.emit(f"Deleted {_plural(len(records) - len(errors), 'run')}.")
+        self.status_message.emit(f"Deleted {plural(len(records) - len(errors), 'run')}.")
         if errors:
             self._warn("Not deleted", "\n".join(errors))
 
@@ -179,12 +179,12 @@ class RunActions(QObject):
 
         def done(errors: list[str]) -> None:
             self.store_changed.emit()
-            self.status_message.emit(f"Scored {_plural(len(ids) - len(errors), 'run')} on "
+            self.status_message.emit(f"Scored {plural(len(ids) - len(errors), 'run')} on "
                                      f"My digits.")
             if errors:
                 self._warn("Not scored", "\n".join(errors))
 
-        self._start_job(score, done, f"Scoring {_plural(len(ids), 'run')} on My digits…")
+        self._start_job(score, done, f"Scoring {plural(len(ids), 'run')} on My digits…")
 
     @Slot()
     def try_selected_in_draw(self) -> None:
@@ -227,11 +227,18 @@ class RunActions(QObject):
         return self.jobs.busy
 
     # -- dialogs (tests replace these two) ------------------------------------------------------
+    # Both quote run names and errors from files: plain text, never markup.
     def _confirm(self, title: str, text: str) -> bool:
-        buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel
-        answer = QMessageBox.question(self._parent, title, text, buttons,
-                                      QMessageBox.StandardButton.Cancel)
-        return answer == QMessageBox.StandardButton.Yes
+        box = self._box(QMessageBox.Icon.Question, title, text,
+                        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        return box.exec() == QMessageBox.StandardButton.Yes
 
     def _warn(self, title: str, text: str) -> None:
-        QMessageBox.warning(self._parent, title, text)
+        self._box(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok).exec()
+
+    def _box(self, icon: QMessageBox.Icon, title: str, text: str,
+             buttons: QMessageBox.StandardButton) -> QMessageBox:
+        box = QMessageBox(icon, title, text, buttons, self._parent)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        return box

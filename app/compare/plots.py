@@ -6,6 +6,7 @@ human speed, so clearing and re-adding a handful of items is simpler than bookke
 
 from __future__ import annotations
 
+import html
 import math
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
+from app.shared.dialogs import plain_tooltip
 from core.runs.report import TARGET_ACCURACY
 from core.runs.store import RunRecord
 
@@ -78,6 +80,12 @@ class _LogAxis(pg.AxisItem):
         return strings
 
 
+def _hollow(color: QColor | str, fill: QColor) -> dict[str, object]:
+    """Ring markers for test loss: told apart from the filled train-loss dots without colour."""
+    return {"symbol": "o", "symbolSize": 6, "symbolPen": pg.mkPen(color, width=1.5),
+            "symbolBrush": fill}
+
+
 def _muted(widget: QWidget) -> QColor:
     color = widget.palette().color(QPalette.ColorRole.Text)
     color.setAlphaF(0.45)
@@ -139,15 +147,19 @@ class ComparePlots(QWidget):
         if not series:
             return
         for s in series:
+            # Dots on every epoch: a one-epoch run has no line to draw, only its points.
             dot = {"symbol": "o", "symbolSize": 5, "symbolPen": None, "symbolBrush": s.color}
             acc = self.acc_plot.plot(s.epochs, s.test_acc, name=s.name,
                                      pen=pg.mkPen(s.color, width=2), **dot)
-            acc.setToolTip(s.name)
+            # Run names come from files: the legend (HTML) and tooltip show them as text.
+            self.acc_legend.getLabel(acc).setText(html.escape(s.name))
+            acc.setToolTip(plain_tooltip(s.name))
             # Log axes cannot show zero; a loss of exactly 0 is not a real measurement anyway.
             self.loss_plot.plot(s.epochs, [max(v, 1e-6) for v in s.train_loss],
-                                pen=pg.mkPen(s.color, width=2))
+                                pen=pg.mkPen(s.color, width=2), **dot)
             self.loss_plot.plot(s.epochs, [max(v, 1e-6) for v in s.test_loss],
-                                pen=pg.mkPen(s.color, width=2, style=Qt.PenStyle.DashLine))
+                                pen=pg.mkPen(s.color, width=2, style=Qt.PenStyle.DashLine),
+                                **_hollow(s.color, self.palette().color(QPalette.ColorRole.Base)))
         self._add_style_legend()
         self._fit()
 
@@ -165,9 +177,16 @@ class ComparePlots(QWidget):
     def _add_style_legend(self) -> None:
         """The loss legend explains line styles; colours are named once, in the accuracy plot."""
         muted = _muted(self)
-        for label, style in (("train loss", Qt.PenStyle.SolidLine),
-                             ("test loss", Qt.PenStyle.DashLine)):
-            sample = pg.PlotDataItem(pen=pg.mkPen(muted, width=2, style=style))
+        base = self.palette().color(QPalette.ColorRole.Base)
+        for label, style, dots in (
+                ("train loss", Qt.PenStyle.SolidLine,
+                 {"symbol": "o", "symbolSize": 5, "symbolPen": None, "symbolBrush": muted}),
+                ("test loss", Qt.PenStyle.DashLine, _hollow(muted, base))):
+            sample = pg.PlotDataItem(pen=pg.mkPen(muted, width=2, style=style), **dots)
+            # The legend draws the marker from the scatter's options, set only with data.
+            sample.scatter.setPen(dots["symbolPen"] or pg.mkPen(None))
+            sample.scatter.setBrush(dots["symbolBrush"])
+            sample.scatter.setSize(dots["symbolSize"])
             self.loss_legend.addItem(sample, label)
 
     def _fit(self) -> None:

@@ -25,6 +25,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QHeaderView, QTableView, QWidget
 
+from app.shared.dialogs import plain_tooltip
 from app.shared.style import BAD_COLOR, OK_COLOR
 from core.runs.report import (
     EPOCH_BUDGET,
@@ -69,7 +70,8 @@ COLUMNS: dict[Col, tuple[str, str, int]] = {
     Col.MODEL: ("Model", "Model from the zoo.", 120),
     Col.PARAMS: ("Params", "Trainable parameters.", 62),
     Col.RF: ("RF", "Receptive field of the last layer, in pixels.", 44),
-    Col.BEST: ("Best", "Best test accuracy over all epochs.", 64),
+    Col.BEST: ("Best", "Highest test accuracy over all epochs: the epoch was picked on test, "
+                       "so this figure is optimistic; Final is the fair one.", 64),
     Col.FINAL: ("Final", "Test accuracy after the last completed epoch.", 64),
     Col.LAST3: ("Last 3 epochs", "Test accuracy (%) of the last three epochs, oldest first.", 138),
     Col.EPOCHS: ("Epochs", "Epochs completed (of those planned, when fewer).", 58),
@@ -171,6 +173,10 @@ class RunsTableModel(QAbstractTableModel):
         self.endResetModel()
 
     def set_colors(self, colors: dict[str, str]) -> None:
+        if colors == self._colors:
+            # Nothing to repaint; and a dataChanged here can make the proxy re-filter and the
+            # selection model report a change, which would call this again, without end.
+            return
         self._colors = dict(colors)
         if self._rows:
             self.dataChanged.emit(self.index(0, Col.NAME), self.index(len(self._rows) - 1,
@@ -179,6 +185,9 @@ class RunsTableModel(QAbstractTableModel):
 
     def rows(self) -> list[RunRow]:
         return list(self._rows)
+
+    def row_at(self, row: int) -> RunRow:
+        return self._rows[row]
 
     def row_of(self, run_id: str) -> int:
         return next((i for i, r in enumerate(self._rows) if r.record.id == run_id), -1)
@@ -231,7 +240,9 @@ class RunsTableModel(QAbstractTableModel):
         stale = col == Col.MY_DIGITS and self._score_is_stale(row.record)
         if role == Qt.ItemDataRole.ToolTipRole:
             tip = _tooltip(row, col)
-            return f"{tip}\nYour digits changed since: score again to update." if stale else tip
+            if stale:
+                tip = f"{tip}\nYour digits changed since: score again to update."
+            return plain_tooltip(tip) if tip else None
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return _alignment(col)
         if role == Qt.ItemDataRole.ForegroundRole:
@@ -254,9 +265,18 @@ class RunsTableModel(QAbstractTableModel):
         return bool(stored and self._fingerprint and stored != self._fingerprint)
 
 
-def badges(s: RunSummary) -> dict[Col, bool]:
-    return {Col.HITS_ACC: s.meets_accuracy, Col.HITS_PARAMS: s.meets_params,
-            Col.HITS_EPOCHS: s.meets_epochs}
+def is_empty(s: RunSummary) -> bool:
+    """No epoch trained and not training now: stopped at once, or failed (a download) before."""
+    return s.epochs_done == 0 and s.status != "running"
+
+
+def badges(s: RunSummary) -> dict[Col, bool | None]:
+    """Each target met (True), missed (False), or not judged yet (None: no epoch trained, so
+    there is no accuracy and no epoch count to hold against the target)."""
+    trained = s.epochs_done > 0
+    return {Col.HITS_ACC: s.meets_accuracy if trained else None,
+            Col.HITS_PARAMS: s.meets_params,
+            Col.HITS_EPOCHS: s.meets_epochs if trained else None}
 
 
 def _pct(value: float | None, digits: int = 2) -> str:
@@ -291,7 +311,8 @@ def _text(row: RunRow, col: Col) -> str:
             return s.status
         case Col.MY_DIGITS:
             return _pct(s.my_digits_acc, 1)
-    return "✓" if badges(s)[col] else "✗"
+    verdict = badges(s)[col]
+    return "–" if verdict is None else "✓" if verdict else "✗"
 
 
 def _sort_key(row: RunRow, col: Col) -> Any:
@@ -315,12 +336,16 @@ def _sort_key(row: RunRow, col: Col) -> Any:
         case Col.MY_DIGITS:
             return missing if s.my_digits_acc is None else float(s.my_digits_acc)
         case Col.HITS_ACC | Col.HITS_PARAMS | Col.HITS_EPOCHS:
-            return float(badges(s)[col])
+            verdict = badges(s)[col]
+            return missing if verdict is None else float(verdict)
     return _text(row, col).casefold()
 
 
 def _tooltip(row: RunRow, col: Col) -> str | None:
+    """Tooltips quote run names and error messages from files: callers make them plain text."""
     s, r = row.summary, row.record
+    if col in (Col.HITS_ACC, Col.HITS_EPOCHS) and badges(s)[col] is None:
+        return "No epoch trained yet: nothing to hold against this target."
     match col:
         case Col.NAME:
             return f"{r.name}\nid {r.id}\nstarted {_local_time(r.created)}"
@@ -363,7 +388,10 @@ def _alignment(col: Col) -> Qt.AlignmentFlag:
 
 def _foreground(s: RunSummary, col: Col) -> QBrush | None:
     if col in BADGES:
-        return QBrush(QColor(OK_COLOR if badges(s)[col] else BAD_COLOR))
+        verdict = badges(s)[col]
+        if verdict is None:
+            return QApplication.palette().brush(QPalette.ColorRole.PlaceholderText)
+        return QBrush(QColor(OK_COLOR if verdict else BAD_COLOR))
     if col == Col.STATUS and s.status in ("failed", "interrupted"):
         return QBrush(QColor(BAD_COLOR))
     if col == Col.STATUS and s.status == "running":
@@ -372,19 +400,33 @@ def _foreground(s: RunSummary, col: Col) -> QBrush | None:
 
 
 class RunsProxyModel(QSortFilterProxyModel):
-    """Sorts by SORT_ROLE (numbers stay numbers); filters on name and model."""
+    """Sorts by SORT_ROLE (numbers stay numbers); filters on name, model and status. Empty runs
+    (no epoch, not training) are left out unless `set_show_empty(True)`."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setSortRole(SORT_ROLE)
         self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.setDynamicSortFilter(True)
+        self.show_empty = False
+
+    def set_show_empty(self, show: bool) -> None:
+        if hasattr(self, "beginFilterChange"):  # Qt 6.9+: invalidateFilter is deprecated
+            self.beginFilterChange()
+            self.show_empty = show
+            self.endFilterChange()
+        else:
+            self.show_empty = show
+            self.invalidateFilter()
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
+        model = self.sourceModel()
+        if (not self.show_empty and isinstance(model, RunsTableModel)
+                and is_empty(model.row_at(source_row).summary)):
+            return False
         pattern = self.filterRegularExpression().pattern()
         if not pattern:
             return True
-        model = self.sourceModel()
         text = " ".join(str(model.index(source_row, c, source_parent).data() or "")
                         for c in (Col.NAME, Col.MODEL, Col.STATUS))
         return self.filterRegularExpression().match(text).hasMatch()

@@ -16,6 +16,7 @@ from PySide6.QtCore import QItemSelection, QItemSelectionModel, QPoint, Qt, QTim
 from PySide6.QtGui import QPalette, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -30,7 +31,14 @@ from PySide6.QtWidgets import (
 from app.compare.actions import RunActions
 from app.compare.experiments_view import add_experiments_button
 from app.compare.plots import ComparePlots, assign_color_slots, series_from_record
-from app.compare.runs_table import RUN_ID_ROLE, Col, RunsProxyModel, RunsTableModel, RunsTableView
+from app.compare.runs_table import (
+    RUN_ID_ROLE,
+    Col,
+    RunsProxyModel,
+    RunsTableModel,
+    RunsTableView,
+    is_empty,
+)
 from app.shared.style import series_color
 from core.runs.store import RunRecord, RunStore
 
@@ -106,6 +114,12 @@ class CompareTab(QWidget):
         self.filter_edit.setFixedWidth(200)
         self.filter_edit.setToolTip("Show only runs whose name, model or status contains this.")
         bar.addWidget(self.filter_edit)
+        self.show_empty = QCheckBox("Show empty runs")
+        self.show_empty.setToolTip("Also list runs that ended before their first epoch "
+                                   "(stopped at once, or failed before training, such as a "
+                                   "download without network).")
+        self.show_empty.toggled.connect(self._show_empty_toggled)
+        bar.addWidget(self.show_empty)
         export = QToolButton(text="Export table")
         export.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(export)
@@ -264,14 +278,27 @@ class CompareTab(QWidget):
             self._plotted = plotted
             self.plots.set_series([series_from_record(r, colors[r.id]) for r in records])
         self.actions.update_enabled()
+        self._update_summary(records)
+
+    def _update_summary(self, records: list[RunRecord]) -> None:
         rows = self.model.rows()
         winners = sum(r.summary.meets_accuracy and r.summary.meets_params
                       and r.summary.meets_epochs for r in rows)
-        parts = [f"{len(rows)} run{'s' * (len(rows) != 1)}",
+        hidden = 0 if self.proxy.show_empty else sum(is_empty(r.summary) for r in rows)
+        shown = len(rows) - hidden
+        parts = [f"{shown} run{'s' * (shown != 1)}",
                  f"{winners} meet{'s' * (winners == 1)} all three targets"]
+        if hidden:
+            parts.append(f"{hidden} empty run{'s' * (hidden != 1)} hidden")
         if records:
             parts.append(f"{len(records)} selected")
         self.summary_label.setText("  ·  ".join(parts))
+
+    @Slot(bool)
+    def _show_empty_toggled(self, show: bool) -> None:
+        self.proxy.set_show_empty(show)
+        self._fit_timer.start()
+        self._on_selection_changed()
 
     @Slot(str)
     def _edit_name(self, run_id: str) -> None:

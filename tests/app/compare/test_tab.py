@@ -60,6 +60,7 @@ def test_sorting_by_best_accuracy_is_numeric(tab: CompareTab, store: RunStore) -
     make_run(store, "low", "pg-model3", 6874, 18, [9.8, 9.8])
     make_run(store, "none", "pg-model3", 6874, 18, [], status="failed")
     tab.refresh()
+    tab.show_empty.setChecked(True)  # "none" has no epoch: listed only when asked
     tab.view.sortByColumn(Col.BEST, Qt.SortOrder.AscendingOrder)
     assert names_in_view(tab) == ["none", "low", "mid", "top"]
     tab.view.sortByColumn(Col.BEST, Qt.SortOrder.DescendingOrder)
@@ -214,3 +215,49 @@ def test_a_real_training_run_shows_up_after_refresh(qtbot, tab: CompareTab, stor
     assert Path(signal.args[0]).is_file() and signal.args[0].endswith(".onnx")
     qtbot.waitUntil(lambda: not live_job_threads(), timeout=10_000)
     assert not tab.warnings
+
+
+def test_empty_runs_stay_out_of_the_list_unless_asked(tab: CompareTab, store: RunStore) -> None:
+    import os
+    import socket
+
+    done = make_run(store, "done", "dl-tiny-1k", 996, 18, [97.1])
+    make_run(store, "stopped at once", "dl-flagship-8k", 7604, 18, [], status="stopped",
+             planned=15)
+    make_run(store, "no network", "dl-flagship-8k", 7604, 18, [], status="failed", planned=15)
+    starting = make_run(store, "starting", "dl-flagship-8k", 7604, 18, [], status="running",
+                        pid=os.getpid(), host=socket.gethostname(), planned=15)
+    tab.refresh()
+    assert sorted(names_in_view(tab)) == ["done", "starting"]  # a run still starting stays
+    assert "2 runs" in tab.summary_label.text()
+    assert "2 empty runs hidden" in tab.summary_label.text()
+    tab.show_empty.setChecked(True)
+    assert sorted(names_in_view(tab)) == ["done", "no network", "starting", "stopped at once"]
+    assert "4 runs" in tab.summary_label.text() and "hidden" not in tab.summary_label.text()
+    tab.select_runs([done.id, starting.id])
+    tab.show_empty.setChecked(False)
+    assert set(tab.selected_ids()) == {done.id, starting.id}
+
+
+def test_a_run_without_epochs_is_not_judged(tab: CompareTab, store: RunStore) -> None:
+    empty = make_run(store, "empty", "dl-flagship-8k", 7604, 18, [], status="stopped",
+                     planned=15)
+    tab.show_empty.setChecked(True)
+    tab.refresh()
+    assert cell(tab, empty.id, Col.HITS_EPOCHS) == "–"  # 0 epochs: no result, not ✗ (or ✓)
+    assert cell(tab, empty.id, Col.HITS_ACC) == "–"
+    assert cell(tab, empty.id, Col.HITS_PARAMS) == "✓"  # the model's size is known anyway
+    tip = cell(tab, empty.id, Col.HITS_EPOCHS, Qt.ItemDataRole.ToolTipRole)
+    assert "No epoch trained yet" in tip
+    color = cell(tab, empty.id, Col.HITS_EPOCHS, Qt.ItemDataRole.ForegroundRole).color().name()
+    assert color not in (QColor(OK_COLOR).name(), QColor(BAD_COLOR).name())
+
+
+def test_a_one_epoch_run_shows_its_points(tab: CompareTab, store: RunStore) -> None:
+    run = make_run(store, "one", "dl-tiny-1k", 996, 18, [97.1])
+    tab.refresh()
+    tab.select_runs([run.id])
+    curves = tab.plots.accuracy_curves() + tab.plots.loss_curves()
+    assert len(curves) == 3
+    for curve in curves:  # a single epoch has no line: only its marker can show it
+        assert len(curve.getData()[0]) == 1 and curve.opts["symbol"] == "o"
