@@ -6,26 +6,50 @@ Fetching runs as a job (`fetch_job`) with a progress bar and a Cancel button.
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Signal, Slot
+from PySide6.QtCore import QSettings, Qt, Signal, Slot
 from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
     QFileDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
+    QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QVBoxLayout,
     QWidget,
 )
 
+from app.shared.dialogs import plain_tooltip
 from app.shared.jobs import JobRunner
 from app.train.training_job import DOWNLOAD_EVERY_S, Download, ProgressState
-from core.data.mnist import describe_missing, find_mnist_files
+from core.data.mnist import SPLITS, find_mnist_files
 from core.errors import DatasetError
 from core.paths import default_data_dir
 
 DATA_DIR_KEY = "train/data_dir"
+NEEDED_FILES = (f"It needs the four MNIST files ({', '.join(SPLITS.values())}), gzipped or not, "
+                f"also in a raw/ or MNIST/raw/ subfolder.")
+
+
+def fetch_failure_text(error: BaseException) -> tuple[str, str]:
+    """(headline, what to do) for a failed fetch, in the words of someone at the window.
+
+    The error itself (mirror URLs, socket errors) is for the Details button, not the banner.
+    """
+    if isinstance(error, DatasetError) and "no network" in str(error):
+        return ("Could not download MNIST.", "This computer seems to be offline, or the download "
+                "servers cannot be reached. Try again later, or choose a folder that already "
+                "holds the files.")
+    if isinstance(error, OSError):
+        return ("Could not save MNIST.", "There is no space left or no permission to write into "
+                "its folder. Free some space, or choose a folder that already holds the files.")
+    return ("Fetching MNIST failed.", "Try again, or choose a folder that already holds the "
+            "files.")
 
 
 def fetch_job(folder: Path, *, state: ProgressState) -> Path:
@@ -96,6 +120,12 @@ class DataBanner(QFrame):
         self.choose_button.setToolTip("A folder holding the four MNIST IDX files (gzipped or not)")
         self.choose_button.clicked.connect(self.choose_folder)
         layout.addWidget(self.choose_button)
+        self.details_button = QPushButton("Details…")
+        self.details_button.setToolTip("What exactly went wrong")
+        self.details_button.clicked.connect(self.show_details)
+        self.details_button.setVisible(False)
+        layout.addWidget(self.details_button)
+        self.details = ""  # the last failure's full text, for the Details button
         self.jobs = JobRunner(self)
         self.folder = Path(chosen_data_dir(settings) or default_data_dir())
         self.check()
@@ -110,11 +140,34 @@ class DataBanner(QFrame):
         present = find_mnist_files(self.folder) is not None
         self.setVisible(not present)
         if not present:
-            self.text.setText(f"<b>MNIST is not on this computer.</b> Training needs its four "
-                              f"files. Fetch them (about 11 MB) into <i>{self.folder}</i>, or "
-                              f"choose a folder that already holds them.")
-            self.text.setToolTip(describe_missing(self.folder))
+            self._say("MNIST is not on this computer.",
+                      "Training needs its four files: fetch them (about 11 MB), or choose a "
+                      "folder that already holds them.",
+                      f"Fetched files go into {self.folder}\n{NEEDED_FILES}")
         return present
+
+    def _say(self, headline: str, text: str, tooltip: str = "", details: str = "") -> None:
+        """Headline in bold, then the text; both may quote paths, so they are escaped."""
+        self.text.setText(f"<b>{html.escape(headline)}</b> {html.escape(text)}")
+        self.text.setToolTip(plain_tooltip(tooltip))
+        self.details = details
+        self.details_button.setVisible(bool(details))
+
+    @Slot()
+    def show_details(self) -> None:
+        """The failure as the download reported it, in a plain-text box one can copy from."""
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Fetching MNIST: details")
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        layout = QVBoxLayout(dialog)
+        text = QPlainTextEdit(self.details, readOnly=True)
+        layout.addWidget(text)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(dialog.reject)
+        layout.addWidget(buttons)
+        dialog.resize(640, 220)
+        self.details_dialog = dialog
+        dialog.open()
 
     @Slot()
     def fetch(self) -> None:
@@ -148,7 +201,8 @@ class DataBanner(QFrame):
 
     def _failed(self, error: BaseException) -> None:
         self._set_busy(False)
-        self.text.setText(f"<b>Fetching MNIST failed.</b> {error}")
+        headline, advice = fetch_failure_text(error)
+        self._say(headline, advice, f"Fetched files go into {self.folder}", str(error))
 
     def _cancelled(self) -> None:
         self._set_busy(False)
@@ -160,6 +214,8 @@ class DataBanner(QFrame):
         self.cancel_button.setVisible(busy)
         self.fetch_button.setVisible(not busy)
         self.choose_button.setEnabled(not busy)
+        if busy:
+            self.details_button.setVisible(False)
 
     @Slot()
     def choose_folder(self) -> None:
@@ -171,10 +227,8 @@ class DataBanner(QFrame):
     def use_folder(self, folder: str) -> bool:
         """Use `folder` if it holds MNIST (remembered in QSettings); False, and say why, if not."""
         if find_mnist_files(Path(folder)) is None:
-            self.text.setText(f"<b>No MNIST files in {folder}.</b> It needs "
-                              f"train-images-idx3-ubyte, train-labels-idx1-ubyte, "
-                              f"t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (gzipped or "
-                              f"not, also in a raw/ or MNIST/raw/ subfolder).")
+            self._say(f"No MNIST files in {Path(folder).name or folder}.", NEEDED_FILES,
+                      f"Looked in {folder}")
             self.setVisible(True)
             return False
         self.settings.setValue(DATA_DIR_KEY, folder)

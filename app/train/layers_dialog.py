@@ -77,4 +77,5 @@ class LayersDialog(QDialog):
             f"{' · global pooling' if summary.global_pool else ''}")
 
     def _failed(self, error: BaseException) -> None:
+        self.header.setTextFormat(Qt.TextFormat.PlainText)
         self.header.setText(f"Could not build the model: {error}")

@@ -108,6 +108,13 @@ class LivePlots(QWidget):
         self.epoch_loss_plot.addLegend(offset=(-10, 10), labelTextSize="9pt")
         self.train_loss_curve = self.epoch_loss_plot.plot(**_dots(1, "train"))
         self.test_loss_curve = self.epoch_loss_plot.plot(**_dots(2, "test"))
+        for index, curve in enumerate((self.train_acc_curve, self.test_acc_curve,
+                                       self.train_loss_curve, self.test_loss_curve)):
+            # Legends draw markers from the scatter's options, which data would set: set them
+            # now, or an empty chart's legend shows grey-blue dots instead of the series colours.
+            curve.scatter.setBrush(series_color(1 + index % 2))
+            curve.scatter.setPen(pg.mkPen(None))
+            curve.scatter.setSize(6)
 
         self.loss = LiveSeries()
         self.lr = LiveSeries()
@@ -137,6 +144,8 @@ class LivePlots(QWidget):
         self.loss_plot.setXRange(0, epochs, padding=0.02)
         self.acc_plot.setXRange(0.5, epochs + 0.5, padding=0)
         self.acc_plot.setTitle("Accuracy")
+        # Until the first epoch: a percent axis (pyqtgraph's empty default is 0-1 ticks).
+        self.acc_plot.setYRange(0.0, 100.0, padding=0)
         self._dirty = True
         self.repaint_curves()
 

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from app.shared.jobs import JobRunner
 from app.shared.style import series_color
+from app.shared.wording import plural
 from app.train.form import SCHEDULE_NAMES
 from core.training.config import TrainConfig, lr_curve
 
@@ -53,7 +54,7 @@ class LrPreview(pg.PlotWidget):
         self.curve.setData(epochs, lrs)
         name = SCHEDULE_NAMES.get(config.schedule, config.schedule)
         self.getPlotItem().setTitle(f"Learning-rate schedule · {name}, peak {config.lr:g}, "
-                                    f"{config.epochs} epochs")
+                                    f"{plural(config.epochs, 'epoch')}")
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ class AugmentationPreview(QWidget):
         self.note = QLabel()
         self.note.setWordWrap(True)
         self.note.setStyleSheet("color: gray")
+        self.note.setTextFormat(Qt.TextFormat.PlainText)  # quotes folders and error messages
         layout.addWidget(self.note)
         self.jobs = JobRunner(self)
         self._pending: GridRequest | None = None

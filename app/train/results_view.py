@@ -1,11 +1,13 @@
 """After a run: the confusion matrix with per-class accuracy beside it, and the digits it got wrong.
 
-`core.runs.results.run_results` (in a job: torch, MNIST) evaluates the run's best checkpoint and
+`core.runs.results.run_results` (in a job: torch, MNIST) evaluates the run's default checkpoint
+(best when picked on validation, else last: core/runs/best.py) and
 cuts out the misclassified test images; `ResultsView` shows them.
 """
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import numpy as np
@@ -172,7 +174,8 @@ class ResultsView(QWidget):
         self.summary.setWordWrap(True)
         head.addWidget(self.summary, 1)
         self.export_button = QPushButton("Export ONNX…")
-        self.export_button.setToolTip("Save the best checkpoint as a verified .onnx file")
+        self.export_button.setToolTip("Save the checkpoint shown here (best when picked on "
+                                      "validation, else last) as a verified .onnx file")
         self.export_button.clicked.connect(self.export_dialog)
         self.try_button = QPushButton("Try in Draw tab")
         self.try_button.setToolTip("Export (if not done yet) and open the model in the Draw tab")
@@ -180,6 +183,12 @@ class ResultsView(QWidget):
         for button in (self.export_button, self.try_button):
             head.addWidget(button)
         layout.addLayout(head)
+        self.note = QLabel()  # why these results are shown, when they are not the latest run's
+        self.note.setTextFormat(Qt.TextFormat.PlainText)
+        self.note.setWordWrap(True)
+        self.note.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.note.setVisible(False)
+        layout.addWidget(self.note)
         self.matrix = ConfusionMatrix()
         layout.addWidget(self.matrix, 3)
         self.gallery_title = QLabel()
@@ -202,20 +211,26 @@ class ResultsView(QWidget):
 
     def clear(self, text: str = "Results appear here when a run finishes.") -> None:
         self.results = None
+        self.set_note("")
         self.summary.setText(text)
         self.matrix.set_data(None, None)
         self.gallery.clear()
         self.gallery_title.clear()
         self.set_actions_enabled(False)
 
+    def set_note(self, text: str) -> None:
+        """A line above the results saying whose they are; "" hides it."""
+        self.note.setText(text)
+        self.note.setVisible(bool(text))
+
     def set_actions_enabled(self, enabled: bool) -> None:
         self.export_button.setEnabled(enabled)
         self.try_button.setEnabled(enabled)
 
     def show_run(self, run_id: str) -> None:
-        """Evaluate `run_id`'s best checkpoint in a job, then show it."""
+        """Evaluate `run_id`'s default checkpoint in a job, then show it."""
         self.run_id = run_id
-        self.clear("Evaluating the best checkpoint on the test set…")
+        self.clear("Evaluating the run on the test set…")
         self.evaluation.start(evaluation_job, run_id, on_done=self.show_results,
                               on_error=self._evaluation_failed)
 
@@ -224,10 +239,12 @@ class ResultsView(QWidget):
         if results.run_id != self.run_id:
             return  # a newer run was asked for meanwhile
         self.results = results
-        self.summary.setText(
+        self.set_note("")
+        self.summary.setText(  # the run id is a folder name: escaped, never markup
             f"<b>{results.accuracy:.2f}%</b> test accuracy · {results.n_wrong} errors in "
-            f"{results.n_test:,} test digits · {results.checkpoint} checkpoint of "
-            f"<span style='color:gray'>{results.run_id}</span>")
+            f"{results.n_test:,} test digits · "
+            f"{html.escape(results.checkpoint_label or results.checkpoint + ' checkpoint')} of "
+            f"<span style='color:gray'>{html.escape(results.run_id)}</span>")
         self.matrix.set_data(results.confusion, results.per_class)
         self.gallery.clear()
         for image, index, true, pred in zip(results.wrong_images, results.wrong_index,
@@ -247,7 +264,7 @@ class ResultsView(QWidget):
 
     @Slot(object)
     def _evaluation_failed(self, error: BaseException) -> None:
-        self.clear(f"Could not evaluate the run: {error}")
+        self.clear(f"Could not evaluate the run: {html.escape(str(error))}")
         self.failed.emit("Cannot show results", error)
 
     # --- export -----------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from app.shared.jobs import JobRunner, shutdown_all
 from app.shared.settings import app_settings
+from app.shared.wording import plural
 from app.train.data_banner import DataBanner
 from app.train.form import TrainForm
 from app.train.layers_dialog import LayersDialog
@@ -254,7 +255,11 @@ class TrainTab(QWidget):
         self._batch_size, self._run_id = config.batch_size, ""
         self.plots.reset(planned_lr(config), config.epochs)
         self.plots.start_live()
-        self.results.clear("Training…")
+        if self.results.results is None:
+            self.results.clear("Training…")
+        else:  # kept until this run has results of its own: a Stop must not lose them
+            self.results.set_note("A new run is training; until it finishes an epoch, these are "
+                                  "the results of the run before it.")
         self.progress.idle(text)
         self.progress.busy(text)
         self.training.start(run_training, None if resume else config, resume, self._control,
@@ -300,12 +305,15 @@ class TrainTab(QWidget):
     def _on_returned(self, outcome: TrainOutcome) -> None:
         last = outcome.history[-1] if outcome.history else None
         result = f", test accuracy {last.test_acc:.2f}%" if last else ""
-        self.status_message.emit(f"Training {outcome.status} after {outcome.epochs_done} "
-                                 f"epoch(s){result}.")
-        self.progress.idle(f"{outcome.status.capitalize()} · {outcome.epochs_done} epoch(s)"
-                           f"{result}", done=outcome.status == "completed")
+        epochs = plural(outcome.epochs_done, "epoch")
+        self.status_message.emit(f"Training {outcome.status} after {epochs}{result}.")
+        self.progress.idle(f"{outcome.status.capitalize()} · {epochs}{result}",
+                           done=outcome.status == "completed")
         if outcome.epochs_done > 0:
             self.results.show_run(outcome.run_id)
+        elif self.results.results is not None:
+            self.results.set_note("The last run ended before its first epoch, so it has no "
+                                  "results; these are the results of the run before it.")
         else:
             self.results.clear("The run ended before its first epoch: no checkpoint to show.")
         self._training_ended()
@@ -314,7 +322,11 @@ class TrainTab(QWidget):
         self.progress.idle("Failed")
         saved = f"\n\nRun {self._run_id} is saved as failed." if self._run_id else ""
         self._show_error("Training failed", error, saved)
-        self.results.clear("The run failed.")
+        if self.results.results is not None:
+            self.results.set_note("The last run failed; these are the results of the run "
+                                  "before it.")
+        else:
+            self.results.clear("The run failed.")
         self._training_ended()
 
     def _training_ended(self) -> None:
@@ -403,6 +415,7 @@ class TrainTab(QWidget):
         text = str(error) if known else f"Unexpected error: {type(error).__name__}: {error}"
         box = QMessageBox(QMessageBox.Icon.Critical, title, text + extra,
                           QMessageBox.StandardButton.Ok, self)
+        box.setTextFormat(Qt.TextFormat.PlainText)  # errors quote file and run names
         if not known:
             box.setDetailedText("".join(traceback.format_exception(error)))
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

@@ -314,3 +314,25 @@ def test_event_loop_stays_responsive_while_training(qtbot, tab: TrainTab) -> Non
     print(f"\nworst event-loop stall while training: {worst:.0f} ms over {stall['ticks']} ticks "
           f"(median {stall['median_ms']:.0f} ms)")
     assert worst < 500, f"GUI stalled for {worst:.0f} ms"
+
+
+def test_a_stop_before_the_first_epoch_keeps_the_previous_results(qtbot, tab: TrainTab) -> None:
+    configure(tab, train_subset=256, test_subset=100)
+    tab.start()
+    wait_idle(qtbot, tab)
+    qtbot.waitUntil(lambda: tab.results.results is not None, timeout=60_000)
+    first = tab.results.results.run_id
+    headline = tab.progress.headline.text()
+    assert "· 1 epoch," in headline and "epochs" not in headline  # "1 epoch", not "1 epochs"
+    configure(tab, epochs=20, train_subset=4096)
+    tab.start()
+    assert tab.results.results.run_id == first  # still on screen while the new run starts
+    tab.stop()  # before its first epoch: it leaves no checkpoint, so nothing to show
+    wait_idle(qtbot, tab)
+    (second,) = [r for r in RunStore().list() if r.id != first]
+    if second.epochs_done:
+        pytest.skip("the first epoch finished before the stop arrived")
+    assert tab.results.results is not None and tab.results.results.run_id == first
+    assert tab.results.export_button.isEnabled()
+    assert not tab.results.note.isHidden() and "run before" in tab.results.note.text()
+    assert "0 epochs" in tab.progress.headline.text()
