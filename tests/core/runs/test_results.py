@@ -32,7 +32,7 @@ def trained(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory):
 
 def test_results_match_the_test_images_they_name(trained, mnist) -> None:
     store, run = trained
-    results = run_results(run.id, store=store)
+    results = run_results(run.id, "best", store=store)
     assert results.run_id == run.id and results.checkpoint == "best"
     assert results.n_test == 400 and results.confusion.sum() == 400  # the run's test subset
     assert results.n_wrong == 400 - int(np.trace(results.confusion))
