@@ -122,12 +122,14 @@ def test_damaged_checkpoints_give_one_line(home: Path) -> None:
     last = best.with_name("last.pt")
     state = torch.load(last, weights_only=True)
     best.write_bytes(b"")
-    one_line_error(cli("eval", good), "empty (0 bytes)")
+    one_line_error(cli("eval", good, "--checkpoint", "best"), "empty (0 bytes)")
     for broken in ({**state, "config": [1, 2]}, {**state, "epochs_done": "3"},
                    {**state, "model": {"w": "not a tensor"}}, [1, 2, 3]):
         torch.save(broken, best)
-        one_line_error(cli("eval", good), "not a usable DigitLab checkpoint")
-        one_line_error(cli("export", good, "-o", str(home / "m.onnx")), "checkpoint")
+        one_line_error(cli("eval", good, "--checkpoint", "best"),
+                       "not a usable DigitLab checkpoint")
+        one_line_error(cli("export", good, "--checkpoint", "best", "-o", str(home / "m.onnx")),
+                       "checkpoint")
     assert cli("eval", good, "--checkpoint", "last", "--json").returncode == 0
 
 
