@@ -214,6 +214,27 @@ class TrainForm(QWidget):
             1, 500, "Step schedule: epochs between decays"))
         self._bind_spin(f, "gamma", "Decay factor", _dspin(
             0.01, 1.0, 0.05, 2, "Step schedule: learning-rate factor per decay"))
+        # Write-up 004's recipe tail (core/training/swa.py, tta.py).
+        self._bind_spin(f, "augment_off_epochs", "Augmentation off in", _spin(
+            0, 500, "Train the last N epochs on the digits as they are (0 = never)"))
+        self._bind_spin(f, "swa_epochs", "SWA over", _spin(
+            0, 500, "Average the weights of the last N epochs, BatchNorm statistics recomputed "
+                    "on the training images; in those epochs it replaces EMA (0 = off)"))
+        for name in ("augment_off_epochs", "swa_epochs"):
+            box = self._fields[name][0]
+            box.setPrefix("last ")  # type: ignore[attr-defined]
+            box.setSuffix(" epochs")  # type: ignore[attr-defined]
+            box.setSpecialValueText("off")  # type: ignore[attr-defined]
+        self._bind_spin(f, "tta_degrees", "Test-time rotation", _dspin(
+            0.0, 30.0, 1.0, 1, "Evaluate each digit also rotated by ± this many degrees and "
+                               "average the answers (0 = off)"))
+        self._bind_check(f, "tta_in_onnx", "TTA in export", QCheckBox(
+            "rotations in the ONNX file", toolTip="The exported model reads each digit three "
+                                                  "times, as the run was evaluated"))
+        tta_box, tta_export = self._fields["tta_degrees"][0], self._fields["tta_in_onnx"][0]
+        tta_box.valueChanged.connect(  # type: ignore[attr-defined]
+            lambda degrees: tta_export.setEnabled(degrees > 0))
+        tta_export.setEnabled(False)
         self._bind_spin(f, "val_split", "Validation images", _spin(
             0, 50_000, "Training images held out to choose settings without the test set"))
         self._bind_spin(f, "train_subset", "Training images", _spin(

@@ -13,6 +13,7 @@ RECIPE_KEYS = frozenset({
     "epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "schedule", "pct_start",
     "step_size", "gamma", "weight_decay", "label_smoothing", "augment", "augment_stroke",
     "augment_aspect", "ema", "ema_decay", "val_split",
+    "augment_off_epochs", "swa_epochs", "tta_degrees", "tta_in_onnx",
 })
 _CHOICES = {"optimizer": ("sgd", "adam", "adamw"),
             "schedule": ("onecycle", "step", "cosine", "constant")}

@@ -126,8 +126,10 @@ def run_metadata(state: dict[str, Any], params: int, dataset: str = "MNIST") -> 
 
 
 def export_run(run: Any, path: Path, checkpoint: str = "best") -> ExportReport:
-    """Export a run's checkpoint (best by default; EMA weights when the run kept them)."""
-    from core.training.checkpoints import model_from_state
+    """Export a run's checkpoint with the weights it evaluated (SWA, else EMA, when kept) and,
+    when the run used test-time rotations and `tta_in_onnx`, those rotations in the graph."""
+    from core.training.checkpoints import answer_weights_kind, model_from_state
+    from core.training.tta import describe_tta, with_tta
 
     state = run.load_checkpoint(checkpoint)
     model = model_from_state(state)
@@ -135,6 +137,15 @@ def export_run(run: Any, path: Path, checkpoint: str = "best") -> ExportReport:
     metadata = run_metadata(state, params)
     metadata["digitlab.run"] = run.id
     metadata["digitlab.checkpoint"] = checkpoint
+    metadata["digitlab.weights"] = answer_weights_kind(state)  # swa | ema | model
+    degrees = float(state["config"].get("tta_degrees") or 0.0)
+    if degrees > 0 and state["config"].get("tta_in_onnx", True):
+        model = with_tta(model, state["config"])  # parity below checks the rotations too
+        metadata["digitlab.tta"] = describe_tta(degrees)
+    else:
+        metadata["digitlab.tta"] = "none" + (
+            f" (the run's accuracy was measured with {describe_tta(degrees)}; this graph "
+            f"reads each digit once)" if degrees > 0 else "")
     return export_model(model, path, metadata)
 
 

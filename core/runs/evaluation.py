@@ -63,9 +63,11 @@ def evaluate_run(run: Run, checkpoint: str = "best", data_dir: Path | str | None
     from core.data.mnist import load_mnist, to_device
     from core.training.checkpoints import model_from_state
     from core.training.evaluate import evaluate
+    from core.training.tta import with_tta
 
     state = run.load_checkpoint(checkpoint)
-    model = model_from_state(state)
+    # The weights and test-time rotations the run itself was evaluated with.
+    model = with_tta(model_from_state(state), state["config"])
     folder = data_dir or state["config"].get("data_dir") or None
     data = load_mnist(folder).subset(0, test_subset)
     split = to_device(data.test_images, data.test_labels, torch.device("cpu"))

@@ -22,7 +22,7 @@ FORMAT_VERSION = 1
 
 def capture_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                   scheduler: Any, ema: Any, config: TrainConfig, epochs_done: int,
-                  history: list[EpochMetrics]) -> dict[str, Any]:
+                  history: list[EpochMetrics], swa: Any = None) -> dict[str, Any]:
     return {
         "format": FORMAT_VERSION,
         "config": config.to_dict(),
@@ -30,6 +30,8 @@ def capture_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
         "history": [m.to_dict() for m in history],
         "model": model.state_dict(),
         "ema": ema.state_dict() if ema is not None else None,
+        # SWA average (core/training/swa.py), BatchNorm statistics already recomputed.
+        "swa": swa.state_dict() if swa is not None else None,
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
         # Epochs reseed from (seed, epoch); the global state is kept for completeness.
@@ -40,7 +42,7 @@ def capture_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
 
 def restore_state(state: dict[str, Any], model: torch.nn.Module,
                   optimizer: torch.optim.Optimizer, scheduler: Any,
-                  ema: Any) -> tuple[int, list[EpochMetrics]]:
+                  ema: Any, swa: Any = None) -> tuple[int, list[EpochMetrics]]:
     """Load a captured state into freshly built objects; returns (epochs_done, history)."""
     try:
         model.load_state_dict(state["model"])
@@ -48,6 +50,8 @@ def restore_state(state: dict[str, Any], model: torch.nn.Module,
         scheduler.load_state_dict(state["scheduler"])
         if ema is not None and state.get("ema") is not None:
             ema.load_state_dict(state["ema"])
+        if swa is not None and state.get("swa") is not None:
+            swa.load_state_dict(state["swa"])
         torch.set_rng_state(state["rng_cpu"])
         if state.get("rng_cuda") and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng_cuda"])
@@ -118,6 +122,10 @@ def state_problem(state: Any) -> str | None:
     ema = state.get("ema")
     if ema is not None and (not isinstance(ema, dict) or _weights_problem(ema.get("module"))):
         return "its averaged (EMA) weights are damaged"
+    swa = state.get("swa")
+    if swa is not None and (not isinstance(swa, dict) or _weights_problem(swa.get("module"))
+                            or not isinstance(swa.get("averaged"), int)):
+        return "its averaged (SWA) weights are damaged"
     epochs = state.get("epochs_done")
     if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 0:
         return "its epoch count is not a whole number"
@@ -132,15 +140,24 @@ def state_problem(state: Any) -> str | None:
     return None
 
 
-def model_from_state(state: dict[str, Any], prefer_ema: bool = True) -> torch.nn.Module:
-    """Rebuild the model a checkpoint describes, in eval mode, with its EMA weights if present."""
+def answer_weights_kind(state: dict[str, Any]) -> str:
+    """Which weights of a checkpoint are its answer: "swa" once the SWA average holds an epoch
+    (it takes precedence, core/training/swa.py), else "ema" when kept, else "model"."""
+    swa = state.get("swa")
+    if isinstance(swa, dict) and swa.get("averaged", 0) > 0:
+        return "swa"
+    return "ema" if state.get("ema") is not None else "model"
+
+
+def model_from_state(state: dict[str, Any], prefer_average: bool = True) -> torch.nn.Module:
+    """Rebuild the model a checkpoint describes, in eval mode, with the weights the run
+    evaluated (`answer_weights_kind`: SWA, else EMA) unless `prefer_average` is False."""
     from core.models import build_model
 
     config = TrainConfig.from_dict(state["config"])
     model = build_model(config.model)
-    weights = state["model"]
-    if prefer_ema and state.get("ema") is not None:
-        weights = state["ema"]["module"]
+    kind = answer_weights_kind(state) if prefer_average else "model"
+    weights = state["model"] if kind == "model" else state[kind]["module"]
     try:
         model.load_state_dict(weights)
     except RuntimeError as e:

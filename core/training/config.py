@@ -22,6 +22,7 @@ MAX_AUGMENT = 3.0  # beyond ±24° rotation and ±24% shift/scale digits stop lo
 MAX_STROKE = 2.0  # up to two 3×3 dilations or erosions: more erases a 28×28 digit
 MAX_SEED = 2**63 - 1  # torch and numpy seeds are 64-bit
 MAX_IMAGES = 10_000_000  # subsets and splits: far above any MNIST-format set
+MAX_TTA_DEGREES = 30.0  # test-time rotations beyond that turn a 6 toward a 9
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("onecycle", "step", "cosine", "constant")
@@ -50,6 +51,16 @@ class TrainConfig:
     augment_aspect: float = 0.0  # proportions jitter: ± this fraction of the digit's width
     ema: bool = False  # evaluate and export an exponential moving average of the weights
     ema_decay: float = 0.999  # per step
+    # Write-up 004's stable-recipe tail: the last N epochs see the training digits as they are.
+    augment_off_epochs: int = 0  # train the last N epochs without augmentation (0 = never)
+    # SWA: average the weights at the end of each of the last N epochs; BatchNorm statistics are
+    # recomputed on the training images before every evaluation (core/training/swa.py). In those
+    # epochs the average is evaluated, checkpointed and exported instead of the EMA.
+    swa_epochs: int = 0  # 0 = off
+    # Test-time augmentation: read each digit also rotated by ± this many degrees and average
+    # the probabilities (core/training/tta.py), in every evaluation of the run (0 = off).
+    tta_degrees: float = 0.0
+    tta_in_onnx: bool = True  # with TTA: put the rotations into the exported graph too
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     amp: bool = True  # bf16 autocast on CUDA (ignored on CPU and MPS, where it does not pay)
@@ -91,6 +102,12 @@ class TrainConfig:
              f"stroke jitter must be between 0 and {MAX_STROKE}"),
             (0 <= self.augment_aspect < 1, "aspect jitter must be in [0, 1)"),
             (0 < self.ema_decay < 1, "EMA decay must be in (0, 1)"),
+            (0 <= self.augment_off_epochs <= self.epochs,
+             "augmentation-off epochs must be between 0 and the number of epochs"),
+            (0 <= self.swa_epochs <= self.epochs,
+             "SWA epochs must be between 0 and the number of epochs"),
+            (0 <= self.tta_degrees <= MAX_TTA_DEGREES,
+             f"TTA rotation must be between 0 (off) and {MAX_TTA_DEGREES:g} degrees"),
             (0 <= self.seed <= MAX_SEED, f"seed must be between 0 and {MAX_SEED} (2**63 - 1)"),
             (0 <= self.val_split <= MAX_IMAGES,
              f"validation split must be between 0 and {MAX_IMAGES:,} images"),

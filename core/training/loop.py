@@ -18,9 +18,11 @@ import torch.nn.functional as F
 
 from core.errors import ConfigError
 from core.training.control import Reporter, TrainControl
-from core.training.evaluate import evaluate, prepare_input
+from core.training.evaluate import eval_batch_size, evaluate, prepare_input
 from core.training.metrics import EpochMetrics, StepMetrics
 from core.training.state import TrainState, build_state, epoch_seed
+from core.training.swa import recompute_batchnorm
+from core.training.tta import with_tta
 
 if TYPE_CHECKING:
     from core.data.mnist import MnistArrays
@@ -78,6 +80,8 @@ def train_one_epoch(state: TrainState) -> EpochTraining:
     torch.manual_seed(epoch_seed(config.seed, epoch))  # dropout masks
     gen = torch.Generator(device=device).manual_seed(epoch_seed(config.seed, epoch))
     order = torch.randperm(len(state.train), generator=gen, device=device)
+    # None turns every augmentation off (the last augment_off_epochs): digits as they are.
+    augment = config if state.augments(epoch) else None
     state.model.train()
     loss_sum = torch.zeros((), device=device)  # summed on the device: no sync per step
     correct = torch.zeros((), device=device, dtype=torch.long)
@@ -88,7 +92,7 @@ def train_one_epoch(state: TrainState) -> EpochTraining:
         if control.stop_requested:
             return EpochTraining(0.0, 0.0, started, paused, stopped=True)
         idx = order[b * config.batch_size:(b + 1) * config.batch_size]
-        x = prepare_input(state.train.images[idx], config, gen)  # (B, 1, 28, 28), augmented
+        x = prepare_input(state.train.images[idx], augment, gen)  # (B, 1, 28, 28), augmented
         y = state.train.labels[idx]
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=state.use_amp):
             logits = state.forward(x)
@@ -131,7 +135,11 @@ def report_step(state: TrainState, batch: int, mean_loss: float) -> None:
 def end_epoch(state: TrainState, epoch: EpochTraining) -> EpochMetrics:
     """Evaluate the epoch's weights, record the epoch (checkpoint included) and report it."""
     train_seconds = time.perf_counter() - epoch.started - epoch.paused
-    model = state.eval_model
+    swa = state.swa
+    if swa is not None and state.averages(state.epochs_done):  # join the average, new BN stats
+        swa.update(state.model)
+        recompute_batchnorm(swa.module, state.train.images, eval_batch_size(state.device))
+    model = with_tta(state.eval_model, state.config)  # itself when TTA is off
     test_loss, test_acc, _ = evaluate(model, state.test)
     val_loss, val_acc = (evaluate(model, state.val)[:2] if state.val is not None
                          else (None, None))

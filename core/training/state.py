@@ -24,6 +24,7 @@ from core.training.ema import WeightEMA
 from core.training.evaluate import prepare_input
 from core.training.metrics import EpochMetrics, StartInfo
 from core.training.speed import compile_for_training
+from core.training.swa import WeightAverage
 
 if TYPE_CHECKING:
     from core.runs.store import Run
@@ -41,6 +42,7 @@ class TrainState:
     optimizer: torch.optim.Optimizer
     scheduler: Any  # LambdaLR over lr_multiplier, stepped every batch
     ema: WeightEMA | None  # averaged copy of the weights, when config.ema
+    swa: WeightAverage | None  # per-epoch average of the last config.swa_epochs epochs
     train: DeviceSplit  # uint8 images on the device, augmented per batch
     test: DeviceSplit
     val: DeviceSplit | None  # held out of the training images when config.val_split > 0
@@ -54,12 +56,23 @@ class TrainState:
 
     @property
     def eval_model(self) -> torch.nn.Module:
-        """The weights that are evaluated, checkpointed as the answer and exported."""
+        """The weights that are evaluated, checkpointed as the answer and exported: the SWA
+        average once it holds an epoch, else the EMA when kept, else the trained weights."""
+        if self.swa is not None and self.swa.averaged > 0:
+            return self.swa.module
         return self.ema.module if self.ema is not None else self.model
+
+    def augments(self, epoch: int) -> bool:
+        """Whether epoch `epoch` (0-based) is augmented: not one of the last augment_off_epochs."""
+        return epoch < self.config.epochs - self.config.augment_off_epochs
+
+    def averages(self, epoch: int) -> bool:
+        """Whether epoch `epoch` (0-based) ends with its weights joining the SWA average."""
+        return self.swa is not None and epoch >= self.config.epochs - self.config.swa_epochs
 
     def checkpoint(self) -> dict[str, Any]:
         return capture_state(self.model, self.optimizer, self.scheduler, self.ema, self.config,
-                             self.epochs_done, self.history)
+                             self.epochs_done, self.history, swa=self.swa)
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -107,6 +120,7 @@ def build_state(config: TrainConfig, reporter: Reporter, control: TrainControl,
         config=config, device=device, use_amp=config.amp and device.type == "cuda", model=model,
         forward=model, optimizer=optimizer, scheduler=scheduler,
         ema=WeightEMA(model, config.ema_decay) if config.ema else None,
+        swa=WeightAverage(model) if config.swa_epochs else None,
         train=train_split, test=test_split, val=val_split, steps_per_epoch=spe,
         reporter=reporter, control=control, run=run)
     if resume:
@@ -114,7 +128,7 @@ def build_state(config: TrainConfig, reporter: Reporter, control: TrainControl,
             raise ConfigError("Resuming needs a run to resume.")
         saved = run.load_checkpoint("last", map_location=device)
         state.epochs_done, state.history = restore_state(saved, model, optimizer, scheduler,
-                                                         state.ema)
+                                                         state.ema, swa=state.swa)
 
     reporter.started(StartInfo(
         model=config.model, params=count_parameters(model), device=device_label(device),

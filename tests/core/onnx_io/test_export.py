@@ -96,3 +96,63 @@ def test_export_for_draw_goes_to_the_exports_folder_named_by_the_run_folder(
     clf = DigitClassifier(path)
     assert clf.metadata["digitlab.run"] == trained_run.id and clf.under_budget
     assert export.draw_export_path("../../x") == digitlab_home / "exports" / "x.onnx"
+
+
+@pytest.fixture(scope="module")
+def tta_swa_run(mnist, tmp_path_factory):  # -> Run
+    """A small run with write-up 004's tail: SWA over the last epoch, TTA at ±3°."""
+    store = RunStore(tmp_path_factory.mktemp("runs"))
+    config = TrainConfig(model="dl-tiny-1k", device="cpu", epochs=2, batch_size=50,
+                         train_subset=1000, test_subset=300, swa_epochs=1, tta_degrees=3.0)
+    run = store.create(config.to_dict())
+    train(config, data=mnist, run=run)
+    return store.get(run.id)
+
+
+def test_tta_inside_onnx_matches_torch_tta(tta_swa_run, mnist, tmp_path: Path) -> None:
+    from core.training.checkpoints import model_from_state
+    from core.training.tta import RotationTTA
+
+    state = tta_swa_run.load_checkpoint("last")
+    export.export_run(tta_swa_run, tmp_path / "tta.onnx", checkpoint="last")
+    clf = DigitClassifier(tmp_path / "tta.onnx")
+    meta = clf.metadata
+    assert meta["digitlab.tta"].startswith("rotations -3°, +0°, +3°")
+    assert meta["digitlab.weights"] == "swa"
+    saved = json.loads(meta["digitlab.config"])
+    assert (saved["tta_degrees"], saved["swa_epochs"], saved["tta_in_onnx"]) == (3.0, 1, True)
+    images = mnist.test_images[:300].astype(np.float32) / 255
+    with torch.inference_mode():
+        x = (torch.from_numpy(images).unsqueeze(1) - 0.1307) / 0.3081
+        torch_tta = RotationTTA(model_from_state(state), 3.0).eval()(x)
+        plain = model_from_state(state)(x)
+    probs = clf.predict_proba(images)
+    assert np.abs(probs - torch.softmax(torch_tta, 1).numpy()).max() < 1e-4
+    assert np.abs(probs - torch.softmax(plain, 1).numpy()).max() > 1e-3  # rotations in graph
+    # The file reads the test digits exactly as the run measured them.
+    accuracy = 100.0 * (probs.argmax(1) == mnist.test_labels[:300]).mean()
+    assert accuracy == pytest.approx(tta_swa_run.record.history[-1]["test_acc"], abs=1e-9)
+
+
+def test_tta_can_stay_out_of_the_onnx_graph(tta_swa_run, mnist, tmp_path: Path) -> None:
+    from core.training.checkpoints import model_from_state
+
+    state = tta_swa_run.load_checkpoint("last")
+    state["config"]["tta_in_onnx"] = False
+    path = tmp_path / "plain.onnx"
+
+    class Reloaded:  # the run as export_run sees it, with the setting switched off
+        id = tta_swa_run.id
+
+        @staticmethod
+        def load_checkpoint(which: str) -> dict:
+            return state
+
+    export.export_run(Reloaded, path)
+    clf = DigitClassifier(path)
+    assert clf.metadata["digitlab.tta"].startswith("none (the run's accuracy was measured")
+    images = mnist.test_images[:64].astype(np.float32) / 255
+    with torch.inference_mode():
+        x = (torch.from_numpy(images).unsqueeze(1) - 0.1307) / 0.3081
+        expected = torch.softmax(model_from_state(state)(x), 1).numpy()
+    assert np.abs(clf.predict_proba(images) - expected).max() < 1e-4
