@@ -90,6 +90,8 @@ def main() -> int:
     parser.add_argument("--compare-model", help="ONNX file for the second model")
     parser.add_argument("--digit", default="7", choices=sorted(DIGIT_STROKES))
     parser.add_argument("--pen", type=int, default=20, help="pen width, canvas units")
+    parser.add_argument("--scale", type=float, default=1.0,
+                        help="draw the digit this many times its size (0.35: a small digit)")
     parser.add_argument("--size", default="1100x700", help="WIDTHxHEIGHT")
     parser.add_argument("--save-samples", action="store_true",
                         help="first save the sample digits to My digits (adds to the real set "
@@ -125,7 +127,8 @@ def main() -> int:
                 tab.canvas.add_stroke(_wobble(stroke))
             tab.save_digit(int(label))
     for stroke in DIGIT_STROKES[args.digit]:
-        tab.canvas.add_stroke(_wobble(stroke))
+        tab.canvas.add_stroke([(140 + (x - 140) * args.scale, 140 + (y - 140) * args.scale)
+                               for x, y in _wobble(stroke)])
     tab.update_prediction()
     _wait_for_models(app, tab)  # My-digits scores are computed in the background too
     tab.grab().save(args.out)

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.draw.teach import TeachHand
 from app.shared.style import BAD_COLOR
 from core.data.my_digits import MyDigits
 from core.onnx_io.classifier import Prediction
@@ -118,6 +119,11 @@ class MyDigitsPanel(QWidget):
         self.delete_all_action = menu.addAction("Delete all My digits…", self.delete_all)
         self.more.setMenu(menu)
 
+        # "Teach it my hand": fine-tune on these digits (the tab opens the personal model).
+        self.teach = TeachHand(store)
+        self.teach.status_message.connect(self.status_message)
+        self.personal_model_ready = self.teach.personal_model_ready
+
         head = QHBoxLayout()
         head.addWidget(title)
         head.addWidget(self.total, 1)
@@ -132,6 +138,7 @@ class MyDigitsPanel(QWidget):
         layout.addLayout(head)
         layout.addLayout(row)
         layout.addWidget(self.warning)
+        layout.addWidget(self.teach)
         self.addAction(self.save_action)
         self.set_label(None)
         self.set_can_save(False)
@@ -188,6 +195,7 @@ class MyDigitsPanel(QWidget):
         self.total.setText(f"{total} saved" if total else "your personal test set")
         self.remove_last_action.setEnabled(total > 0)
         self.delete_all_action.setEnabled(total > 0)
+        self.teach.refresh()
 
     def _update_save_text(self) -> None:
         digit = self.label

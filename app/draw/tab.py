@@ -108,6 +108,8 @@ class DrawTab(QWidget):
         self.my_digits.save_requested.connect(self.save_digit)
         self.my_digits.set_changed.connect(self._on_set_changed)
         self.my_digits.status_message.connect(self.status_message)
+        self.my_digits.personal_model_ready.connect(self.load_model)  # "Teach it my hand"
+        self.my_digits.teach.current_classifier = lambda: self.primary.classifier
         self._exports_watcher = QFileSystemWatcher(self)
         self._exports_settle = QTimer(self)
         self._exports_settle.setSingleShot(True)
@@ -235,6 +237,7 @@ class DrawTab(QWidget):
         """End the tab's background jobs (model loading, My-digits scoring), waiting up to
         `timeout` s in all; True when every thread has ended. No job reports back afterwards."""
         runners = [r for column in (self.primary, self.secondary) for r in column.job_runners]
+        runners.append(self.my_digits.teach.jobs)
         return shutdown_all(runners, timeout)
 
     @Slot(bool)

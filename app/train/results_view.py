@@ -1,6 +1,7 @@
 """After a run: the confusion matrix with per-class accuracy beside it, and the digits it got wrong.
 
-`core.runs.results.run_results` (in a job: torch, MNIST) evaluates the run's best checkpoint and
+`core.runs.results.run_results` (in a job: torch, MNIST) evaluates the run's default checkpoint
+(best when picked on validation, else last: core/runs/best.py) and
 cuts out the misclassified test images; `ResultsView` shows them.
 """
 
@@ -173,7 +174,8 @@ class ResultsView(QWidget):
         self.summary.setWordWrap(True)
         head.addWidget(self.summary, 1)
         self.export_button = QPushButton("Export ONNX…")
-        self.export_button.setToolTip("Save the best checkpoint as a verified .onnx file")
+        self.export_button.setToolTip("Save the checkpoint shown here (best when picked on "
+                                      "validation, else last) as a verified .onnx file")
         self.export_button.clicked.connect(self.export_dialog)
         self.try_button = QPushButton("Try in Draw tab")
         self.try_button.setToolTip("Export (if not done yet) and open the model in the Draw tab")
@@ -226,9 +228,9 @@ class ResultsView(QWidget):
         self.try_button.setEnabled(enabled)
 
     def show_run(self, run_id: str) -> None:
-        """Evaluate `run_id`'s best checkpoint in a job, then show it."""
+        """Evaluate `run_id`'s default checkpoint in a job, then show it."""
         self.run_id = run_id
-        self.clear("Evaluating the best checkpoint on the test set…")
+        self.clear("Evaluating the run on the test set…")
         self.evaluation.start(evaluation_job, run_id, on_done=self.show_results,
                               on_error=self._evaluation_failed)
 
@@ -240,7 +242,8 @@ class ResultsView(QWidget):
         self.set_note("")
         self.summary.setText(  # the run id is a folder name: escaped, never markup
             f"<b>{results.accuracy:.2f}%</b> test accuracy · {results.n_wrong} errors in "
-            f"{results.n_test:,} test digits · {results.checkpoint} checkpoint of "
+            f"{results.n_test:,} test digits · "
+            f"{html.escape(results.checkpoint_label or results.checkpoint + ' checkpoint')} of "
             f"<span style='color:gray'>{html.escape(results.run_id)}</span>")
         self.matrix.set_data(results.confusion, results.per_class)
         self.gallery.clear()

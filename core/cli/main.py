@@ -8,7 +8,8 @@
     digitlab-cli report [RUN ...]       Markdown results table across runs
     digitlab-cli fetch                  download MNIST into the data folder
     digitlab-cli export RUN -o FILE     ONNX export;  check FILE;  predict [FILE] IMAGE...
-    digitlab-cli handwriting TARGET     accuracy on MNIST redrawn as pen strokes, per style
+    digitlab-cli handwriting TARGET     pen-digit proxies: synthetic writers, MNIST as pen strokes
+    digitlab-cli finetune RUN -o F.onnx teach it your hand: fine-tune on labelled PNGs
 
 User errors print one line and exit 2; no traceback.
 """
@@ -24,6 +25,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from core.cli.experiment import add_experiment_commands
+from core.cli.finetune import add_finetune_command
 from core.cli.handwriting import add_handwriting_command
 from core.cli.onnx_commands import add_onnx_commands
 from core.cli.run_commands import add_run_commands, interrupted_message, print_damaged
@@ -339,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_onnx_commands(sub)
     add_run_commands(sub)
     add_handwriting_command(sub)
+    add_finetune_command(sub)
     add_experiment_commands(sub)  # after `report`: it adds report --reproduction
     return parser
 

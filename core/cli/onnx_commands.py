@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import DigitLabError, ImageError
+from core.runs.best import CHECKPOINT_HELP
 from core.text import printable
 
 # Drawn digits, from a 28×28 crop to a phone photo. Checked from the header, before decoding:
@@ -76,13 +77,16 @@ def print_json(value: Any) -> None:
 def cmd_export(args: argparse.Namespace) -> int:
     from core.fileio import check_output_file
     from core.onnx_io.export import export_run
+    from core.runs.best import checkpoint_label, resolve_checkpoint
     from core.runs.store import RunStore
 
     check_output_file(Path(args.output))  # a folder as output: say so before any work
     run = RunStore().get(args.run)
-    report = export_run(run, Path(args.output), checkpoint=args.checkpoint)
+    checkpoint = resolve_checkpoint(run.record, args.checkpoint)
+    report = export_run(run, Path(args.output), checkpoint=checkpoint)
     diffs = ", ".join(f"batch {n}: {d:.1e}" for n, d in report.max_abs_diff.items())
-    print(f"Exported {printable(run.id)} ({args.checkpoint}) to {printable(report.path)} "
+    print(f"Exported {printable(run.id)} ({checkpoint_label(run.record, checkpoint)}) to "
+          f"{printable(report.path)} "
           f"({report.size_bytes / 1024:.1f} KiB, {report.params:,} params). "
           f"onnx.checker passed; max |torch - onnxruntime| {diffs}.")
     return 0
@@ -167,7 +171,8 @@ def add_onnx_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export a run to ONNX (verified against torch)")
     p.add_argument("run", help="run id, id prefix or name")
     p.add_argument("-o", "--output", required=True, help="the .onnx file to write")
-    p.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    p.add_argument("--checkpoint", choices=("best", "last"), default=None,
+                   help=CHECKPOINT_HELP.replace("%", "%%"))
     p.set_defaults(handler=cmd_export)
 
     p = sub.add_parser("check", help="validate an ONNX digit model and show what it holds")

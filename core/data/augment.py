@@ -3,7 +3,9 @@
 Every sample gets its own rotation, scale, shear and translation, drawn from `generator` so a
 seeded run is repeatable. The warp is one `affine_grid` + `grid_sample` over the whole batch.
 Optional stroke-weight jitter (grey dilation/erosion) makes thin and thick pen strokes familiar
-to the model, which matters for digits drawn on a canvas rather than scanned for MNIST.
+to the model, which matters for digits drawn on a canvas rather than scanned for MNIST; optional
+elastic distortion (a smooth random displacement added to the same grid) bends strokes the way
+other hands do.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class AugmentSpec:
     shear_deg: float = 6.0  # ± degrees of horizontal shear (handwriting slant)
     stroke: float = 0.0  # ± fraction of one 3×3 dilation (+) or erosion (−) of the ink
     aspect: float = 0.0  # ± relative width change alone: narrow and wide handwriting
+    elastic: float = 0.0  # ± pixels of a smooth random displacement field (another hand's curves)
 
 
 DEFAULT_SPEC = AugmentSpec()
@@ -79,6 +82,26 @@ def jitter_stroke(images: torch.Tensor, amount: float, generator: torch.Generato
     return images + weight.abs() * (target - images)
 
 
+ELASTIC_KNOTS = 4  # the displacement field is random on a 4×4 grid, bicubically smoothed
+
+
+def elastic_field(n: int, height: int, width: int, pixels: float, generator: torch.Generator,
+                  device: torch.device) -> torch.Tensor:
+    """(n, H, W, 2) smooth random displacements of at most `pixels` px, in `affine_grid` units.
+
+    Elastic distortion (Simard et al., 2003) through a coarse grid rather than a Gaussian blur
+    of per-pixel noise: random offsets at 4×4 knots, bicubically interpolated, bend a digit's
+    strokes the way another writer's hand would, in one small interpolation per batch.
+    """
+    knots = torch.rand(n, 2, ELASTIC_KNOTS, ELASTIC_KNOTS, generator=generator,
+                       device=device) * 2 - 1
+    field = F.interpolate(knots, size=(height, width), mode="bicubic", align_corners=True)
+    field = field.clamp_(-1.0, 1.0)  # bicubic overshoots the knots by up to ~30 %
+    # Normalised units: the image spans 2, so p pixels of a side of `s` pixels is 2p / s.
+    scale = torch.tensor([2 * pixels / width, 2 * pixels / height], device=device)
+    return field.permute(0, 2, 3, 1) * scale
+
+
 def augment_batch(images: torch.Tensor, strength: float, generator: torch.Generator,
                   spec: AugmentSpec = DEFAULT_SPEC) -> torch.Tensor:
     """Randomly warp a batch (B, 1, H, W) of [0, 1] images; strength 0 returns it unchanged."""
@@ -88,5 +111,9 @@ def augment_batch(images: torch.Tensor, strength: float, generator: torch.Genera
         images = jitter_stroke(images, spec.stroke * strength, generator)
     theta = random_affine_matrices(images.shape[0], strength, spec, generator, images.device)
     grid = F.affine_grid(theta.to(images.dtype), list(images.shape), align_corners=False)
+    if spec.elastic > 0:  # drawn only when used: runs without it keep their random streams
+        b, _, h, w = images.shape
+        grid = grid + elastic_field(b, h, w, spec.elastic * strength, generator,
+                                    images.device).to(grid.dtype)
     # Zero padding is the black background; bilinear keeps the anti-aliased grey edges.
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)

@@ -331,6 +331,8 @@ class DeviceSplit:
 
     images: torch.Tensor
     labels: torch.Tensor
+    # Training only: a pen re-drawing of each image, uint8 (N, 28, 28) (core.data.pen_variants).
+    variants: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])

@@ -226,7 +226,7 @@ class MyDigits:
         return score_predictions(predictions, labels)
 
 
-def score_run(run: Run, store: MyDigits | None = None, checkpoint: str = "best",
+def score_run(run: Run, store: MyDigits | None = None, checkpoint: str | None = None,
               *, record: bool = True) -> DigitScore:
     """Score a trained run's checkpoint on My digits with torch; record it in the run.
 
@@ -244,6 +244,9 @@ def score_run(run: Run, store: MyDigits | None = None, checkpoint: str = "best",
     images, labels = store.images_labels()
     if labels.size == 0:
         return score_predictions(labels, labels)
+    from core.runs.best import resolve_checkpoint
+
+    checkpoint = resolve_checkpoint(run.record, checkpoint)  # None: never one test picked
     model = model_from_state(run.load_checkpoint(checkpoint)).cpu()
     x = (torch.from_numpy(images)[:, None] - MNIST_MEAN) / MNIST_STD  # (N, 1, 28, 28)
     with torch.inference_mode():
@@ -283,8 +286,9 @@ def labelled_pngs(folder: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Labelled digit images in `folder` → (N, 28, 28) float32 in [0, 1], (N,) int64 labels and
     one note per file skipped ("name: why").
 
-    A PNG in a subfolder named 0–9 (My digits' own layout) has that label; any other PNG in the
-    folder or its subfolders has the digit its file name starts with (`7.png`, `3_anna.png`).
+    A PNG in a folder named 0–9 (My digits' own layout) has that label; any other PNG in the
+    folder or its subfolders has the digit its file name starts with (`7.png`, `3_anna.png`;
+    not a name starting with a longer number, such as a time stamp).
     A 28×28 image is taken as MNIST-format (either polarity: the border is the background);
     a larger one is a drawing and goes through `canvas_to_mnist`. My digits' `*.canvas.png`
     copies, hidden files and links are ignored; unreadable, label-less and blank images are
@@ -297,9 +301,9 @@ def labelled_pngs(folder: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
     images, labels, skipped = [], [], []
     for path in sorted(_png_files(folder)):
         name = str(path.relative_to(folder))
-        parent = path.parent.name if path.parent != folder else ""
+        parent = path.parent.name  # the folder given may itself be one label's ("…/7")
         label = (int(parent) if len(parent) == 1 and parent.isdigit()
-                 else int(path.name[0]) if path.name[0].isdigit() else None)
+                 else _leading_digit(path.stem))
         if label is None:
             skipped.append(f"{name}: no label (put it in a folder 0-9 or start its name with "
                            f"the digit)")
@@ -313,6 +317,14 @@ def labelled_pngs(folder: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
     if not images:
         return np.zeros((0, SIZE, SIZE), np.float32), np.zeros((0,), np.int64), skipped
     return np.stack(images), np.asarray(labels, dtype=np.int64), skipped
+
+
+def _leading_digit(stem: str) -> int | None:
+    """The digit a file name starts with when it is one digit ("7", "7_anna", "3-b"); None
+    for a name starting with a number of several digits (a My-digits time stamp, "12")."""
+    if stem[:1].isdigit() and not stem[1:2].isdigit():
+        return int(stem[0])
+    return None
 
 
 def _png_files(folder: Path) -> list[Path]:

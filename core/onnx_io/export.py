@@ -125,18 +125,25 @@ def run_metadata(state: dict[str, Any], params: int, dataset: str = "MNIST") -> 
     }
 
 
-def export_run(run: Any, path: Path, checkpoint: str = "best") -> ExportReport:
+def export_run(run: Any, path: Path, checkpoint: str | None = None) -> ExportReport:
     """Export a run's checkpoint with the weights it evaluated (SWA, else EMA, when kept) and,
-    when the run used test-time rotations and `tta_in_onnx`, those rotations in the graph."""
+    when the run used test-time rotations and `tta_in_onnx`, those rotations in the graph.
+
+    `checkpoint` None takes the run's default: best when picked on validation, else last
+    (core/runs/best.py); the file's metadata says which, and who picked it.
+    """
+    from core.runs.best import checkpoint_label, resolve_checkpoint
     from core.training.checkpoints import answer_weights_kind, model_from_state
     from core.training.tta import describe_tta, with_tta
 
+    checkpoint = resolve_checkpoint(run.record, checkpoint)
     state = run.load_checkpoint(checkpoint)
     model = model_from_state(state)
     params = sum(p.numel() for p in model.parameters())
     metadata = run_metadata(state, params)
     metadata["digitlab.run"] = run.id
     metadata["digitlab.checkpoint"] = checkpoint
+    metadata["digitlab.checkpoint_label"] = checkpoint_label(run.record, checkpoint)
     metadata["digitlab.weights"] = answer_weights_kind(state)  # swa | ema | model
     degrees = float(state["config"].get("tta_degrees") or 0.0)
     if degrees > 0 and state["config"].get("tta_in_onnx", True):
@@ -159,7 +166,8 @@ def draw_export_path(run_dir_name: str) -> Path:
 
 def export_run_for_draw(run_id: str, store: Any = None) -> Path:
     """The one "export, then open in Draw" path of the Train and Compare tabs (and of anyone
-    else): export `run_id`'s best checkpoint to `draw_export_path` and return the file. Call
+    else): export `run_id`'s default checkpoint (best when picked on validation, else last)
+    to `draw_export_path` and return the file. Call
     it in a background job; the caller's tab emits the path and the main window opens it in Draw.
     """
     from core.runs.store import RunStore

@@ -8,18 +8,20 @@ from typing import Any
 
 import numpy as np
 
+from core.runs.best import checkpoint_label, resolve_checkpoint
 from core.runs.store import Run
 
 
 @dataclass
 class EvalReport:
     run_id: str
-    checkpoint: str
+    checkpoint: str  # "best" or "last"
     accuracy: float  # %
     loss: float
     confusion: np.ndarray  # (10, 10) int: rows = true digit, columns = predicted
     predictions: np.ndarray  # (N,) predicted digit per test image
     labels: np.ndarray  # (N,) true digit per test image
+    checkpoint_label: str = ""  # what the checkpoint is and who chose it (core/runs/best.py)
 
     @property
     def per_class(self) -> np.ndarray:
@@ -33,13 +35,15 @@ class EvalReport:
         return np.flatnonzero(self.predictions != self.labels)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"run": self.run_id, "checkpoint": self.checkpoint, "accuracy": self.accuracy,
+        return {"run": self.run_id, "checkpoint": self.checkpoint,
+                "checkpoint_label": self.checkpoint_label, "accuracy": self.accuracy,
                 "loss": self.loss, "errors": len(self.misclassified),
                 "per_class": [round(float(a), 3) for a in self.per_class],
                 "confusion": self.confusion.tolist()}
 
     def to_text(self) -> str:
-        lines = [f"Run {self.run_id} ({self.checkpoint} checkpoint): test accuracy "
+        label = self.checkpoint_label or f"{self.checkpoint} checkpoint"
+        lines = [f"Run {self.run_id} ({label}): test accuracy "
                  f"{self.accuracy:.2f}% ({len(self.misclassified)} errors in "
                  f"{len(self.labels):,}), loss {self.loss:.4f}", "", "Per-class accuracy:"]
         lines += [f"  {d}: {a:6.2f}%  ({self.confusion[d].sum()} images)"
@@ -56,8 +60,10 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, classes: int =
         classes, classes)
 
 
-def evaluate_run(run: Run, checkpoint: str = "best", data_dir: Path | str | None = None,
+def evaluate_run(run: Run, checkpoint: str | None = None, data_dir: Path | str | None = None,
                  test_subset: int = 0) -> EvalReport:
+    """Score checkpoint `checkpoint` of `run` on the test set; None takes the run's default
+    (best when picked on validation, else last: core/runs/best.py)."""
     import torch
 
     from core.data.mnist import load_mnist, to_device
@@ -65,6 +71,7 @@ def evaluate_run(run: Run, checkpoint: str = "best", data_dir: Path | str | None
     from core.training.evaluate import evaluate
     from core.training.tta import with_tta
 
+    checkpoint = resolve_checkpoint(run.record, checkpoint)
     state = run.load_checkpoint(checkpoint)
     # The weights and test-time rotations the run itself was evaluated with.
     model = with_tta(model_from_state(state), state["config"])
@@ -75,4 +82,4 @@ def evaluate_run(run: Run, checkpoint: str = "best", data_dir: Path | str | None
     labels = data.test_labels.astype(np.int64)
     predictions = pred.numpy().astype(np.int64)
     return EvalReport(run.id, checkpoint, acc, loss, confusion_matrix(labels, predictions),
-                      predictions, labels)
+                      predictions, labels, checkpoint_label(run.record, checkpoint))

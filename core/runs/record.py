@@ -85,6 +85,9 @@ class RunRecord:
     scores: dict[str, Any] = field(default_factory=dict)  # e.g. "my_digits": {...}
     # Set when the run is a trial of an experiment (core/experiments): {"name", "trial", ...}.
     experiment: dict[str, Any] | None = None
+    # The epoch checkpoints/best.pt holds and the split that chose it (core/runs/best.py):
+    # {"epoch": 7, "picked_on": "validation" | "test", "accuracy": 99.1}; {} before epoch 1.
+    best: dict[str, Any] = field(default_factory=dict)
 
     _folder: ClassVar[Path | None] = None  # set per instance by the store; not saved
     damaged: ClassVar[str | None] = None  # healthy; see DamagedRun

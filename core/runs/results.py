@@ -30,11 +30,13 @@ class RunResults:
     wrong_true: np.ndarray  # (K,)
     wrong_pred: np.ndarray  # (K,)
     n_wrong: int  # all misclassified, also those not in the gallery
+    checkpoint_label: str = ""  # e.g. "last checkpoint (epoch 15)" (core/runs/best.py)
 
 
-def run_results(run_id: str, checkpoint: str = "best",
+def run_results(run_id: str, checkpoint: str | None = None,
                 store: RunStore | None = None) -> RunResults:
-    """Evaluate a stored run's checkpoint on (its share of) the test set, with its errors."""
+    """Evaluate a stored run's checkpoint on (its share of) the test set, with its errors.
+    None takes the run's default: best when picked on validation, else last."""
     from core.data.mnist import IMAGE_MAGIC, find_mnist_files, read_idx
     from core.paths import default_data_dir
     from core.runs.evaluation import evaluate_run
@@ -47,7 +49,8 @@ def run_results(run_id: str, checkpoint: str = "best",
     wrong = report.misclassified[:GALLERY_LIMIT]
     files = find_mnist_files(folder)  # evaluate_run just read them, so they are there
     test_images = read_idx(files["test_images"], IMAGE_MAGIC) if files else np.zeros((0, 28, 28))
-    return RunResults(run.id, checkpoint, report.accuracy, len(report.labels), report.confusion,
+    return RunResults(run.id, report.checkpoint, report.accuracy, len(report.labels),
+                      report.confusion,
                       report.per_class, np.array(test_images[wrong], dtype=np.uint8), wrong,
                       report.labels[wrong], report.predictions[wrong],
-                      len(report.misclassified))
+                      len(report.misclassified), report.checkpoint_label)

@@ -166,11 +166,22 @@ def _env(value: Any) -> str | None:
     return None
 
 
+def _best(value: Any) -> str | None:
+    """{"epoch", "picked_on", "accuracy"} of the best checkpoint (core/runs/best.py), or {}."""
+    problem = _object(value)
+    if problem or not value:
+        return problem
+    if value.get("picked_on") not in ("validation", "test"):
+        return "'picked_on' must be 'validation' or 'test'"
+    return _count(value.get("epoch")) or _number(value.get("accuracy"), 0.0, 100.0)
+
+
 FIELD_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "name": _text, "model": _text, "config": _config, "created": _text, "updated": _text,
     "status": _status, "params": _count, "receptive_field": _count, "epochs_done": _count,
     "history": history_problem, "env": _env, "error": _text, "pid": _pid, "host": _text,
     "scores": _scores, "experiment": lambda v: None if v is None else _object(v),
+    "best": _best,
 }
 REQUIRED = ("model", "config", "created")
 

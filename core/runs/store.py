@@ -3,7 +3,8 @@
     runs/<id>/run.json            config, status, environment, per-epoch metrics, scores
     runs/<id>/steps.json          step losses and learning rates (the live curves, replayable)
     runs/<id>/checkpoints/last.pt state after the last completed epoch (resume from here)
-    runs/<id>/checkpoints/best.pt state after the best epoch (validation accuracy when held out)
+    runs/<id>/checkpoints/best.pt state after the best epoch: validation accuracy when held out,
+                                  else test accuracy (labelled "picked on test", never the default)
     runs/<id>/run.lock            held (flock, via filelock) by the process training the run
 
 Trust: a run folder may come from anywhere. A run *is* its folder: its id is the folder's name,
@@ -43,6 +44,7 @@ from core.errors import (
 )
 from core.fileio import read_untrusted, remove_stale_temp_files, storage_error, write_json_atomic
 from core.paths import runs_dir
+from core.runs.best import best_after
 from core.runs.record import (
     CHECKPOINTS,
     FINAL_STATES,
@@ -170,8 +172,11 @@ class Run:
         """Checkpoints first, then the record, so the record never names a missing epoch."""
         from core.training.checkpoints import save_checkpoint
 
+        # "best" by validation accuracy, by test accuracy only without a validation split
+        # (then labelled so, and never the default: core/runs/best.py).
+        best = best_after(self.record.history, metrics.to_dict())
         save_checkpoint(self.checkpoint_path("last"), state)
-        if self._is_best(metrics):
+        if best is not None:
             save_checkpoint(self.checkpoint_path("best"), state)
         # Steps of an epoch replayed after a resume replace the ones recorded before.
         self._steps = [s for s in self._steps if s["epoch"] <= metrics.epoch]
@@ -179,15 +184,9 @@ class Run:
         self.record.history = [m for m in self.record.history if m["epoch"] < metrics.epoch]
         self.record.history.append(metrics.to_dict())
         self.record.epochs_done = metrics.epoch
+        if best is not None:
+            self.record.best = best
         self.save_record()
-
-    def _is_best(self, metrics: EpochMetrics) -> bool:
-        def score(m: dict[str, Any] | EpochMetrics) -> float:
-            d = m.to_dict() if isinstance(m, EpochMetrics) else m
-            return d["val_acc"] if d.get("val_acc") is not None else d["test_acc"]
-
-        earlier = [score(m) for m in self.record.history if m["epoch"] < metrics.epoch]
-        return not earlier or score(metrics) >= max(earlier)
 
     def _read_steps(self) -> list[dict[str, float]]:
         """The saved step curve; a missing or damaged steps.json gives [] (it is only a plot)."""

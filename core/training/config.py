@@ -49,6 +49,8 @@ class TrainConfig:
     augment: float = 1.0  # augmentation strength: 0 = none, 1 = ±8° rot, ±8% shift/scale, ±6° shear
     augment_stroke: float = 0.0  # stroke jitter: 0 = none, 1 = up to one 3×3 dilation/erosion
     augment_aspect: float = 0.0  # proportions jitter: ± this fraction of the digit's width
+    augment_elastic: float = 0.0  # elastic warp: ± pixels of a smooth displacement at strength 1
+    augment_pen: float = 0.0  # share of images swapped for pen re-drawings (data.pen_variants)
     ema: bool = False  # evaluate and export an exponential moving average of the weights
     ema_decay: float = 0.999  # per step
     # Write-up 004's stable-recipe tail: the last N epochs see the training digits as they are.
@@ -101,6 +103,8 @@ class TrainConfig:
             (0 <= self.augment_stroke <= MAX_STROKE,
              f"stroke jitter must be between 0 and {MAX_STROKE}"),
             (0 <= self.augment_aspect < 1, "aspect jitter must be in [0, 1)"),
+            (0 <= self.augment_elastic <= 4, "elastic warp must be 0 to 4 pixels"),
+            (0 <= self.augment_pen <= 1, "pen re-drawing fraction must be in [0, 1]"),
             (0 < self.ema_decay < 1, "EMA decay must be in (0, 1)"),
             (0 <= self.augment_off_epochs <= self.epochs,
              "augmentation-off epochs must be between 0 and the number of epochs"),

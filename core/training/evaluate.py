@@ -18,7 +18,8 @@ def prepare_input(images_u8: torch.Tensor, config: TrainConfig | None,
     """uint8 (B, 28, 28) → normalised float (B, 1, 28, 28), augmented when training."""
     x = images_u8.unsqueeze(1).float().div_(255.0)
     if config is not None and generator is not None and config.augment > 0:
-        spec = AugmentSpec(stroke=config.augment_stroke, aspect=config.augment_aspect)
+        spec = AugmentSpec(stroke=config.augment_stroke, aspect=config.augment_aspect,
+                           elastic=config.augment_elastic)
         x = augment_batch(x, config.augment, generator, spec)
     return (x - MNIST_MEAN) / MNIST_STD
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import torch
 import torch.nn.functional as F
 
+from core.data.pen_variants import gather_batch
 from core.errors import ConfigError
 from core.training.control import Reporter, TrainControl
 from core.training.evaluate import eval_batch_size, evaluate, prepare_input
@@ -92,7 +93,9 @@ def train_one_epoch(state: TrainState) -> EpochTraining:
         if control.stop_requested:
             return EpochTraining(0.0, 0.0, started, paused, stopped=True)
         idx = order[b * config.batch_size:(b + 1) * config.batch_size]
-        x = prepare_input(state.train.images[idx], augment, gen)  # (B, 1, 28, 28), augmented
+        images = gather_batch(state.train, idx, augment.augment_pen if augment else 0.0,
+                              gen)  # some pen-redrawn
+        x = prepare_input(images, augment, gen)  # (B, 1, 28, 28), augmented
         y = state.train.labels[idx]
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=state.use_amp):
             logits = state.forward(x)

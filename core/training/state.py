@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from core.data.mnist import DeviceSplit, MnistArrays, load_mnist, to_device
+from core.data.pen_variants import attach_pen_variants
 from core.errors import ConfigError
 from core.models import build_model, count_parameters
 from core.training.checkpoints import capture_state, restore_state
@@ -152,6 +153,9 @@ def _device_splits(config: TrainConfig, data: MnistArrays | None, device: torch.
     if config.val_split:
         data = data.with_validation(config.val_split, seed=config.seed)
     train_split = to_device(data.train_images, data.train_labels, device)
+    if config.augment_pen > 0:  # each training digit's pen re-drawing, swapped in per batch
+        train_split = attach_pen_variants(train_split, data.train_images, data.train_labels,
+                                          reporter.status)
     test_split = to_device(data.test_images, data.test_labels, device)
     val_split = (to_device(data.val_images, data.val_labels, device)
                  if data.val_images is not None else None)

@@ -69,6 +69,12 @@ def test_train_runs_eval_report(mnist_dir: Path, tmp_path: Path) -> None:
     report = json.loads(cli("eval", "quick", "--json").stdout)
     assert len(report["confusion"]) == 10 and sum(map(sum, report["confusion"])) == 10_000
     assert 0 < report["accuracy"] <= 100 and len(report["per_class"]) == 10
+    # No validation split: the test set picked "best", so "last" is the default and "best",
+    # when asked for, says who picked it.
+    assert report["checkpoint"] == "last"
+    assert report["checkpoint_label"] == "last checkpoint (epoch 2)"
+    best = cli("eval", "quick", "--checkpoint", "best").stdout.splitlines()[0]
+    assert "picked on test" in best and "optimistic" in best
 
     table = cli("report", "-o", str(tmp_path / "r.md")).stdout
     assert "Wrote" in table

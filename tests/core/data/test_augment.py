@@ -86,3 +86,32 @@ def test_aspect_jitter_changes_width_not_height(mnist) -> None:
     same = augment_batch(x, 1.0, torch.Generator().manual_seed(0),
                          AugmentSpec(rotate_deg=0, translate=0, scale=0, shear_deg=0))
     assert torch.allclose(same, x, atol=1e-5)  # aspect 0: the identity, as before
+
+
+def test_elastic_off_keeps_the_random_stream(mnist) -> None:
+    """elastic=0 draws nothing extra: runs recorded before it existed replay exactly."""
+    x = digits(mnist, 32)
+    plain = augment_batch(x, 1.0, torch.Generator().manual_seed(3), AugmentSpec())
+    off = augment_batch(x, 1.0, torch.Generator().manual_seed(3), AugmentSpec(elastic=0.0))
+    assert torch.equal(plain, off)
+
+
+def test_elastic_bends_strokes_smoothly_within_its_range(mnist) -> None:
+    """The field moves pixels by up to `elastic` px, smoothly (neighbours move alike), and
+    keeps the ink; the same affine with and without it differs."""
+    from core.data.augment import elastic_field
+
+    field = elastic_field(64, 28, 28, 2.0, torch.Generator().manual_seed(0), torch.device("cpu"))
+    pixels = field * torch.tensor([14.0, 14.0])  # normalised units → pixels (side 28 spans 2)
+    assert field.shape == (64, 28, 28, 2)
+    assert 1.0 < pixels.abs().max() <= 2.0 + 1e-5
+    step = (pixels[:, 1:] - pixels[:, :-1]).abs().max()
+    assert step < 0.8  # smooth: neighbours move alike (per-pixel noise would differ by 4 px)
+    x = digits(mnist, 64)
+    spec = AugmentSpec(elastic=2.0)
+    warped = augment_batch(x, 1.0, torch.Generator().manual_seed(5), spec)
+    affine_only = augment_batch(x, 1.0, torch.Generator().manual_seed(5), AugmentSpec())
+    assert (warped - affine_only).abs().mean() > 0.01
+    ratio = warped.sum(dim=(1, 2, 3)) / x.sum(dim=(1, 2, 3))
+    # Stretching and squeezing move ink mass per digit (measured 0.66-1.41), not on average.
+    assert ratio.min() > 0.5 and ratio.max() < 1.6 and 0.9 < ratio.median() < 1.1

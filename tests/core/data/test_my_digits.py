@@ -199,11 +199,11 @@ def test_score_run_records_the_result(store: MyDigits, tmp_path: Path) -> None:
     best = run.checkpoint_path("best")
     save_checkpoint(best, checkpoint_of(always_seven, config))
 
-    assert math.isnan(score_run(run, store).accuracy)  # empty set: nothing recorded
+    assert math.isnan(score_run(run, store, "best").accuracy)  # empty set: nothing recorded
     assert "my_digits" not in run.record.scores
     for label, kind in ((1, "vertical"), (0, "ring"), (7, "horizontal"), (7, "vertical")):
         store.add(bar_canvas(kind), label)
-    score = score_run(run, store)
+    score = score_run(run, store, "best")
     assert score.predictions.tolist() == [7, 7, 7, 7]
     assert (score.n, score.correct, score.accuracy) == (4, 2, 50.0)
     assert score.per_class == {0: (0, 1), 1: (0, 1), 7: (2, 2)}
@@ -228,7 +228,7 @@ def test_score_run_records_the_result(store: MyDigits, tmp_path: Path) -> None:
     clf = DigitClassifier(export_run(run, tmp_path / "real.onnx", "best").path)
     images, labels = store.images_labels()
     expected = clf.predict_proba(images).argmax(axis=1)
-    score = score_run(run, store, record=False)
+    score = score_run(run, store, "best", record=False)
     assert score.predictions.tolist() == expected.tolist()
     assert score.correct == int((expected == labels).sum())
     assert len(set(expected.tolist())) > 1  # a net that reads the pixels, not a constant

@@ -142,7 +142,7 @@ def test_tta_can_stay_out_of_the_onnx_graph(tta_swa_run, mnist, tmp_path: Path) 
     path = tmp_path / "plain.onnx"
 
     class Reloaded:  # the run as export_run sees it, with the setting switched off
-        id = tta_swa_run.id
+        id, record = tta_swa_run.id, tta_swa_run.record
 
         @staticmethod
         def load_checkpoint(which: str) -> dict:
