@@ -1,7 +1,9 @@
 """What the Compare tab can do to runs: resume, rename, delete, score on My digits, export.
 
 Kept apart from the tab's layout so each reads in one sitting. The actions work on whatever the
-tab reports as selected (or listed); torch is only ever imported inside a worker thread.
+tab reports as selected (or listed); torch is only ever imported inside a worker thread. A
+damaged run (`DamagedRun`: its record cannot be trusted) can only be deleted: every other action
+works on the healthy runs of the selection.
 """
 
 from __future__ import annotations
@@ -20,8 +22,15 @@ from app.shared.wording import plural
 from core.errors import DigitLabError
 from core.fileio import write_bytes_atomic
 from core.runs.best import default_checkpoint
+from core.runs.record import DamagedRun
 from core.runs.report import markdown_table, summarize_run
 from core.runs.store import RunRecord, RunStore
+
+
+def _delete_label(entry: RunRecord | DamagedRun) -> str:
+    if isinstance(entry, DamagedRun):
+        return f"{entry.id} (damaged: {entry.reason})"
+    return entry.name
 
 
 class RunActions(QObject):
@@ -31,11 +40,15 @@ class RunActions(QObject):
     edit_name = Signal(str)  # run id: the tab opens the editor on its name cell
     store_changed = Signal()  # runs were renamed, deleted or scored: the tab re-reads the store
 
-    def __init__(self, store: RunStore, selected: Callable[[], list[RunRecord]],
+    def __init__(self, store: RunStore, selected: Callable[[], list[RunRecord | DamagedRun]],
                  listed: Callable[[], list[RunRecord]], parent: QWidget) -> None:
+        """`selected`: the selected runs, damaged ones included; `listed`: the healthy runs the
+        table shows, in its order."""
         super().__init__(parent)
-        self.store, self._selected, self._listed, self._parent = store, selected, listed, parent
+        self.store, self._selected_entries, self._listed = store, selected, listed
+        self._parent = parent
         self.jobs = JobRunner(self)  # scoring or an export: one at a time
+        self._checkpoint_known: dict[tuple[str, str, int], bool] = {}
 
         self.resume = self._action("Resume", "Continue a stopped or interrupted run in the Train "
                                    "tab.", self.resume_selected)
@@ -64,34 +77,57 @@ class RunActions(QObject):
         action.triggered.connect(slot)
         return action
 
+    def _selected(self) -> list[RunRecord]:
+        """The healthy selected runs: what every action but Delete works on."""
+        return [r for r in self._selected_entries() if isinstance(r, RunRecord)]
+
+    def _single(self) -> RunRecord | None:
+        """The selected run when exactly one is selected and it is healthy."""
+        entries = self._selected_entries()
+        one = entries[0] if len(entries) == 1 else None
+        return one if isinstance(one, RunRecord) else None
+
     def update_enabled(self) -> None:
         """Called by the tab whenever the selection (or a run's state) changes."""
+        entries = self._selected_entries()
         records = self._selected()
-        one = records[0] if len(records) == 1 else None
+        one = self._single()
         idle = not self.jobs.busy
         training = any(r.effective_status == "running" for r in records)
         self.resume.setEnabled(one is not None and one.resumable)
         self.rename.setEnabled(one is not None)
-        self.delete.setEnabled(bool(records))
+        self.delete.setEnabled(bool(entries))
         self.score.setEnabled(idle and bool(records) and not training)
-        # The checkpoint Try in Draw exports: never one the test set chose (core/runs/best.py).
-        has_default = one is not None and (self.store.root / one.id / "checkpoints" /
-                                           f"{default_checkpoint(one)}.pt").is_file()
-        self.try_draw.setEnabled(idle and has_default)
+        self.try_draw.setEnabled(idle and one is not None and self._has_default_checkpoint(one))
+
+    def _has_default_checkpoint(self, record: RunRecord) -> bool:
+        """Whether the checkpoint Try in Draw exports is there and loadable (the store's check:
+        a plain, non-empty file inside the run's own folder). Never one the test set chose
+        (core/runs/best.py). Remembered for the run as last read: the store reads every record
+        to find one, and this is asked on every selection change and job end."""
+        key = (record.id, record.updated, record.epochs_done)
+        if key not in self._checkpoint_known:
+            try:
+                run = self.store.get(record.id)
+                found = run.has_checkpoint(default_checkpoint(run.record))
+            except DigitLabError:  # deleted or damaged since the table was read
+                found = False
+            self._checkpoint_known = {key: found}  # only the run selected now
+        return self._checkpoint_known[key]
 
     # -- store edits --------------------------------------------------------------------------
     @Slot()
     def resume_selected(self) -> None:
-        records = self._selected()
-        if len(records) == 1 and records[0].resumable:
-            self.resume_requested.emit(records[0].id)
-            self.status_message.emit(f"Resuming {records[0].name} in the Train tab…")
+        one = self._single()
+        if one is not None and one.resumable:
+            self.resume_requested.emit(one.id)
+            self.status_message.emit(f"Resuming {one.name} in the Train tab…")
 
     @Slot()
     def rename_selected(self) -> None:
-        records = self._selected()
-        if len(records) == 1:
-            self.edit_name.emit(records[0].id)
+        one = self._single()
+        if one is not None:
+            self.edit_name.emit(one.id)
 
     @Slot(str, str)
     def rename_run(self, run_id: str, name: str) -> None:
@@ -110,10 +146,10 @@ class RunActions(QObject):
 
     @Slot()
     def delete_selected(self) -> None:
-        records = self._selected()
+        records = self._selected_entries()  # damaged runs too: Delete is what they offer
         if not records:
             return
-        names = "\n".join(f"  • {r.name}" for r in records[:8])
+        names = "\n".join(f"  • {_delete_label(r)}" for r in records[:8])
         more = f"\n  … and {len(records) - 8} more" if len(records) > 8 else ""
         noun = "this run" if len(records) == 1 else f"these {len(records)} runs"
         if not self._confirm("Delete runs", f"Delete {noun} with their checkpoints and "
@@ -188,10 +224,10 @@ class RunActions(QObject):
 
     @Slot()
     def try_selected_in_draw(self) -> None:
-        records = self._selected()
-        if len(records) != 1:
+        one = self._single()
+        if one is None:
             return
-        run_id, store = records[0].id, self.store
+        run_id, name, store = one.id, one.name, self.store
 
         def export() -> str:  # worker thread: export imports torch and onnx
             from core.onnx_io.export import export_run_for_draw  # shared with the Train tab
@@ -202,7 +238,7 @@ class RunActions(QObject):
             self.status_message.emit(f"Exported {Path(path).name}; opening it in the Draw tab.")
             self.try_in_draw.emit(path)
 
-        self._start_job(export, done, f"Exporting {records[0].name} to ONNX…")
+        self._start_job(export, done, f"Exporting {name} to ONNX…")
 
     def _start_job(self, fn: Callable[[], Any], done: Callable[[Any], None], what: str) -> None:
         if self.jobs.busy:

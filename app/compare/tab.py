@@ -31,15 +31,16 @@ from PySide6.QtWidgets import (
 from app.compare.actions import RunActions
 from app.compare.experiments_view import add_experiments_button
 from app.compare.plots import ComparePlots, assign_color_slots, series_from_record
+from app.compare.run_cells import DamagedRow, RunEntry, RunRow, is_empty, meets_all_targets
 from app.compare.runs_table import (
     RUN_ID_ROLE,
     Col,
     RunsProxyModel,
     RunsTableModel,
     RunsTableView,
-    is_empty,
 )
 from app.shared.style import series_color
+from app.shared.wording import plural
 from core.runs.store import RunRecord, RunStore
 
 EMPTY_TEXT = ("<p style='font-size:13pt'>No runs yet</p>"
@@ -81,7 +82,7 @@ class CompareTab(QWidget):
         self.view = RunsTableView()
         self.view.setModel(self.proxy)
         self.plots = ComparePlots()
-        self.actions = RunActions(self.store, self.selected_records, self.listed_records, self)
+        self.actions = RunActions(self.store, self.selected_entries, self.listed_records, self)
         self._build_layout()
 
         self.actions.status_message.connect(self.status_message)
@@ -168,18 +169,19 @@ class CompareTab(QWidget):
         """Re-read the run store; keeps the selection, and does nothing when nothing changed."""
         if self.view.state() == QAbstractItemView.State.EditingState:
             return  # a reset would throw away the name being typed; the next poll catches up
-        records = self.store.list()
-        fingerprint = _my_digits_fingerprint(records)
+        # Damaged runs too: listed as such (saying what is wrong), so they can be deleted.
+        entries = self.store.list_runs()
+        fingerprint = _my_digits_fingerprint([r for r in entries if isinstance(r, RunRecord)])
         # Whole records, not `updated` stamps: those have one-second resolution.
-        signature = (fingerprint, *((r, r.effective_status) for r in records))
+        signature = (fingerprint, *((r, r.effective_status) for r in entries))
         self._disk_signature = self._scan_disk()
         if signature == self._signature:
             return
         self._signature = signature
         keep = self.selected_ids()
-        self.model.set_records(records, fingerprint)
+        self.model.set_records(entries, fingerprint)
         self.select_runs(keep)
-        self.stack.setCurrentIndex(1 if records else 0)
+        self.stack.setCurrentIndex(1 if entries else 0)
         self._fit_timer.start()
         self._on_selection_changed()
 
@@ -200,7 +202,8 @@ class CompareTab(QWidget):
 
     @Slot()
     def _poll(self) -> None:
-        running = any(row.summary.status == "running" for row in self.model.rows())
+        running = any(isinstance(row, RunRow) and row.summary.status == "running"
+                      for row in self.model.rows())
         # A running run can die without touching its file; then its status must still change.
         if running or self._scan_disk() != self._disk_signature:
             self.refresh()
@@ -244,17 +247,22 @@ class CompareTab(QWidget):
         rows = sorted(self.view.selectionModel().selectedRows(), key=lambda i: i.row())
         return [str(i.data(RUN_ID_ROLE)) for i in rows]
 
-    def _records(self, ids: list[str]) -> list[RunRecord]:
+    def _entries(self, ids: list[str]) -> list[RunEntry]:
         by_id = {row.record.id: row.record for row in self.model.rows()}
         return [by_id[i] for i in ids if i in by_id]
 
+    def selected_entries(self) -> list[RunEntry]:
+        """Selected runs, damaged ones included (they can be deleted, nothing else)."""
+        return self._entries(self.selected_ids())
+
     def selected_records(self) -> list[RunRecord]:
-        return self._records(self.selected_ids())
+        """Selected healthy runs: what plots, Markdown, scoring, resume and export work on."""
+        return [r for r in self.selected_entries() if isinstance(r, RunRecord)]
 
     def listed_records(self) -> list[RunRecord]:
-        """Every run the table shows (after the filter), in its order."""
-        return self._records([str(self.proxy.index(r, 0).data(RUN_ID_ROLE))
-                              for r in range(self.proxy.rowCount())])
+        """Every healthy run the table shows (after the filter), in its order."""
+        ids = [str(self.proxy.index(r, 0).data(RUN_ID_ROLE)) for r in range(self.proxy.rowCount())]
+        return [r for r in self._entries(ids) if isinstance(r, RunRecord)]
 
     def select_runs(self, run_ids: list[str]) -> None:
         selection = QItemSelection()
@@ -278,20 +286,22 @@ class CompareTab(QWidget):
             self._plotted = plotted
             self.plots.set_series([series_from_record(r, colors[r.id]) for r in records])
         self.actions.update_enabled()
-        self._update_summary(records)
+        self._update_summary()
 
-    def _update_summary(self, records: list[RunRecord]) -> None:
+    def _update_summary(self) -> None:
         rows = self.model.rows()
-        winners = sum(r.summary.meets_accuracy and r.summary.meets_params
-                      and r.summary.meets_epochs for r in rows)
-        hidden = 0 if self.proxy.show_empty else sum(is_empty(r.summary) for r in rows)
-        shown = len(rows) - hidden
-        parts = [f"{shown} run{'s' * (shown != 1)}",
-                 f"{winners} meet{'s' * (winners == 1)} all three targets"]
+        winners = sum(meets_all_targets(r) for r in rows)
+        hidden = 0 if self.proxy.show_empty else sum(is_empty(r) for r in rows)
+        damaged = sum(isinstance(r, DamagedRow) for r in rows)
+        shown = len(rows) - hidden - damaged  # healthy runs in view
+        parts = [plural(shown, "run"), f"{winners} meet{'s' * (winners == 1)} all three targets"]
+        if damaged:
+            parts.append(f"{damaged} damaged (select and Delete)")
         if hidden:
-            parts.append(f"{hidden} empty run{'s' * (hidden != 1)} hidden")
-        if records:
-            parts.append(f"{len(records)} selected")
+            parts.append(f"{plural(hidden, 'empty run')} hidden")
+        selected = len(self.selected_ids())
+        if selected:
+            parts.append(f"{selected} selected")
         self.summary_label.setText("  ·  ".join(parts))
 
     @Slot(bool)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
@@ -101,3 +102,43 @@ def train_tiny_run(store: RunStore, mnist_dir: Path, name: str):  # -> (Run, Tra
     run = store.create(config.to_dict(), params=summary.total_params,
                        receptive_field=summary.receptive_field, name=name)
     return run, train(config, run=run)
+
+
+# -- damaged run folders, as a crash, an older version or another tool may leave them ----------
+
+_EPOCH = {"epoch": 1, "train_loss": 0.5, "train_acc": 90.0, "test_loss": 0.3, "test_acc": 95.0,
+          "val_loss": None, "val_acc": None, "lr": 0.01, "seconds": 2.0, "samples_per_s": 1000.0}
+GOOD_RECORD = {"name": "fine", "model": "dl-tiny-1k", "config": {"epochs": 3},
+               "created": "2026-01-01T00:00:00+00:00", "status": "completed", "epochs_done": 1,
+               "history": [_EPOCH]}
+# kind → run.json bytes (None: the folder has no run.json); each a different class of damage.
+DAMAGE: dict[str, bytes | None] = {
+    "history a string": json.dumps({**GOOD_RECORD, "history": "lots"}).encode(),
+    "config a list": json.dumps({**GOOD_RECORD, "config": [1, 2]}).encode(),
+    "created a number": json.dumps({**GOOD_RECORD, "created": 20260101}).encode(),
+    "pid text": json.dumps({**GOOD_RECORD, "pid": "1234"}).encode(),
+    "epochs_done a string": json.dumps({**GOOD_RECORD, "epochs_done": "3"}).encode(),
+    "status markup": json.dumps({**GOOD_RECORD, "status": "<b>x</b><img src=y>"}).encode(),
+    "accuracy text": json.dumps({**GOOD_RECORD, "history": [{**_EPOCH,
+                                                              "test_acc": "99"}]}).encode(),
+    "a list": json.dumps([GOOD_RECORD]).encode(),
+    "truncated": json.dumps(GOOD_RECORD).encode()[:40],
+    "empty file": b"",
+    "not UTF-8": b'{"name": "\xff\xfe"}',
+    "no run.json": None,
+}
+
+
+def make_damaged_runs(store: RunStore) -> dict[str, str]:
+    """One damaged run folder per kind in DAMAGE, older than the store's "being created" grace
+    period; returns kind → folder name (the run's id)."""
+    made = {}
+    for i, (kind, content) in enumerate(DAMAGE.items()):
+        folder = store.root / f"2025010{i % 10}-00000{i // 10}-damaged-{i:02d}"
+        (folder / "checkpoints").mkdir(parents=True)
+        if content is not None:
+            (folder / "run.json").write_bytes(content)
+        old = 1_700_000_000 + i  # 2023: sorts below the runs made now
+        os.utime(folder, (old, old))
+        made[kind] = folder.name
+    return made
