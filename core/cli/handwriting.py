@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ConfigError
+from core.runs.best import CHECKPOINT_HELP
 from core.text import printable
 
 
@@ -17,7 +18,7 @@ def _setting(config: dict[str, Any], key: str) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
-def load_target(target: str, checkpoint: str) -> tuple[Any, dict[str, Any], str, bool]:
+def load_target(target: str, checkpoint: str | None) -> tuple[Any, dict[str, Any], str, bool]:
     """TARGET → (predict, training config, display name, is a run)."""
     path = Path(target)
     if path.suffix.lower() == ".onnx" or path.is_file():
@@ -31,15 +32,17 @@ def load_target(target: str, checkpoint: str) -> tuple[Any, dict[str, Any], str,
         return clf.predict_proba, config if isinstance(config, dict) else {}, clf.name, False
 
     from core.data.pen_styles import torch_predictor
+    from core.runs.best import checkpoint_label, resolve_checkpoint
     from core.runs.store import RunStore
     from core.training.checkpoints import model_from_state
 
     run = RunStore().get(target)  # unknown run: RunNotFoundError
+    checkpoint = resolve_checkpoint(run.record, checkpoint)  # None: never one test picked
     state = run.load_checkpoint(checkpoint)
     weights = "EMA weights" if state.get("ema") is not None else "weights"
     # model_from_state prefers the EMA weights, as `eval` and `export` do.
     return (torch_predictor(model_from_state(state)), state["config"],
-            f"run {run.id} ({checkpoint} checkpoint, {weights})", True)
+            f"run {run.id} ({checkpoint_label(run.record, checkpoint)}, {weights})", True)
 
 
 def cmd_handwriting(args: argparse.Namespace) -> int:
@@ -100,8 +103,8 @@ def add_handwriting_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the random styles (default: 0)")
     p.add_argument("--split", choices=("test", "val"), default="test",
                    help="MNIST test set, or the validation split the model was trained with")
-    p.add_argument("--checkpoint", choices=("best", "last"), default="best",
-                   help="for a run: which checkpoint (default: best)")
+    p.add_argument("--checkpoint", choices=("best", "last"), default=None,
+                   help="for a run: " + CHECKPOINT_HELP.replace("%", "%%"))
     p.add_argument("--data", type=Path, help="MNIST folder (default: DIGITLAB_DATA or user dir)")
     p.add_argument("--writers", action=argparse.BooleanOptionalAction, default=True,
                    help="also score the pen writers (~30 s to draw; --split val: the "

@@ -30,6 +30,7 @@ from core.cli.handwriting import add_handwriting_command
 from core.cli.onnx_commands import add_onnx_commands
 from core.cli.run_commands import add_run_commands, interrupted_message, print_damaged
 from core.errors import DigitLabError
+from core.runs.best import CHECKPOINT_HELP
 from core.text import printable
 from core.training.control import Reporter
 from core.training.metrics import EpochMetrics, StartInfo, StepMetrics
@@ -324,7 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="evaluate a run: accuracy, per-class, confusion matrix")
     p.add_argument("run", help="run id, id prefix or name")
-    p.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    p.add_argument("--checkpoint", choices=("best", "last"), default=None,
+                   help=CHECKPOINT_HELP.replace("%", "%%"))
     p.add_argument("--data", type=Path, help="MNIST folder")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_eval)
