@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from app.shared.style import BAD_COLOR, OK_COLOR
 from core.models import PARAM_BUDGET, get_spec, list_models
-from core.training.config import OPTIMIZERS, SCHEDULES, TrainConfig
+from core.training.config import MAX_TIME_BUDGET, OPTIMIZERS, SCHEDULES, TrainConfig
 from core.training.launch import new_run_config
 from core.training.speed import device_type_of
 
@@ -165,6 +165,14 @@ class TrainForm(QWidget):
     def _build_main_fields(self) -> None:
         f = self.form
         self._bind_spin(f, "epochs", "Epochs", _spin(1, 500, "Passes over the training set"))
+        budget = _dspin(0.0, MAX_TIME_BUDGET, 10.0, 0, "Seconds for the whole run: the trainer "
+                        "measures its speed and fits its steps and schedule into them, then "
+                        "evaluates once (epochs are then ignored). Off: train the epochs")
+        budget.setSpecialValueText("off")
+        budget.setSuffix(" s")
+        self._bind_spin(f, "time_budget", "Time budget", budget)
+        budget.valueChanged.connect(  # the epochs do nothing while a budget is set
+            lambda seconds: self._fields["epochs"][0].setEnabled(seconds == 0))
         self._bind_spin(f, "batch_size", "Batch size",
                         _spin(8, 8192, "Images per optimizer step"))
         self._bind_combo(f, "optimizer", "Optimizer",

@@ -68,6 +68,13 @@ class TrainProgress(QWidget):
 
     def started(self, info: StartInfo, batch_size: int) -> None:
         self.info, self.batch_size = info, batch_size
+        if info.time_budget:  # the steps are planned as it goes: show the time instead
+            self._budget_started = time.monotonic()
+            self.bar.setRange(0, round(info.time_budget * 10))
+            self.bar.setValue(0)
+            self.headline.setText(f"Training to a time budget of {info.time_budget:g} s")
+            self.device.setText(f"{info.model} · {info.params:,} params · {info.device}")
+            return
         self.bar.setRange(0, info.epochs * info.steps_per_epoch)
         self.bar.setValue(info.start_epoch * info.steps_per_epoch)
         self.headline.setText(f"Epoch {info.start_epoch + 1} of {info.epochs}")
@@ -79,6 +86,9 @@ class TrainProgress(QWidget):
         if info is None:
             return
         self.step = step
+        if info.time_budget:
+            self._advance_in_time(info, step, now)
+            return
         self.bar.setValue(step)
         if self._t0 is None:
             self._t0, self._step0 = now, step
@@ -95,6 +105,19 @@ class TrainProgress(QWidget):
             left = (self.bar.maximum() - step) / rate
             self.details.setText(f"{format_duration(left)} left · "
                                  f"{rate * self.batch_size:,.0f} samples/s")
+
+    def _advance_in_time(self, info: StartInfo, step: int, now: float) -> None:
+        """A time-budget run: the bar is the budget's seconds (the trainer ends it on time)."""
+        elapsed = now - self._budget_started - self._paused_s
+        self.bar.setValue(min(self.bar.maximum(), round(elapsed * 10)))
+        if now - self._last_text < TEXT_EVERY_S:
+            return
+        self._last_text = now
+        epoch = step // info.steps_per_epoch + 1
+        self.headline.setText(f"Epoch {epoch} · {format_duration(elapsed)} of "
+                              f"{format_duration(info.time_budget)} (time budget)")
+        if elapsed > 0:
+            self.details.setText(f"{step * self.batch_size / elapsed:,.0f} samples/s")
 
     def epoch(self, metrics: EpochMetrics) -> None:
         if self.info is not None:

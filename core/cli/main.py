@@ -146,8 +146,10 @@ class ProgressPrinter(Reporter):
     def started(self, info: StartInfo) -> None:
         self.info = info
         resumed = f", resuming after epoch {info.start_epoch}" if info.start_epoch else ""
+        length = (f"a time budget of {info.time_budget:g} s, epochs of"
+                  if info.time_budget else f"{info.epochs} epochs x")
         print(f"Training {printable(info.model)} ({info.params:,} params) on {info.device}: "
-              f"{info.epochs} epochs x {info.steps_per_epoch} steps, {info.n_train:,} train / "
+              f"{length} {info.steps_per_epoch} steps, {info.n_train:,} train / "
               f"{info.n_test:,} test images{resumed}. Run: {printable(info.run_id)}", flush=True)
 
     def step(self, metrics: StepMetrics) -> None:
@@ -155,7 +157,8 @@ class ProgressPrinter(Reporter):
             return
         epoch = math.ceil(metrics.epoch)
         done = metrics.epoch - (epoch - 1)
-        print(f"\repoch {epoch}/{self.info.epochs} [{'#' * int(30 * done):<30}] "
+        of = "" if self.info.time_budget else f"/{self.info.epochs}"
+        print(f"\repoch {epoch}{of} [{'#' * int(30 * done):<30}] "
               f"loss {metrics.loss:.4f}  lr {metrics.lr:.4g}", end="", file=sys.stderr, flush=True)
 
     def epoch(self, metrics: EpochMetrics) -> None:
@@ -169,6 +172,7 @@ class ProgressPrinter(Reporter):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from core.training.budget import BudgetStart
     from core.training.launch import new_run_config, start_training
 
     overrides = {f.name: getattr(args, f.name) for f in _config_fields()
@@ -178,7 +182,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     printer = ProgressPrinter(args.quiet)
     config = new_run_config(overrides, writeup_recipe=args.writeup_recipe)
     try:
-        result = start_training(config, printer, resume=args.resume, name=args.name)
+        # A time budget counts the whole command, start-up included.
+        budget_start = BudgetStart.process() if config.time_budget else None
+        result = start_training(config, printer, resume=args.resume, name=args.name,
+                                budget_start=budget_start)
     except KeyboardInterrupt:
         print(interrupted_message(printer.info.run_id if printer.info else args.resume),
               file=sys.stderr)

@@ -16,6 +16,7 @@ ROTATION_AT_FULL_STRENGTH = 8.0
 
 # Upper limits of the settings (lower limits are in TrainConfig.validate, next to them).
 MAX_EPOCHS = 1000
+MAX_TIME_BUDGET = 7 * 24 * 3600  # seconds: a week
 MAX_BATCH = 65_536
 MAX_LR = 10.0
 MAX_AUGMENT = 3.0  # beyond ±24° rotation and ±24% shift/scale digits stop looking like digits
@@ -35,6 +36,9 @@ class TrainConfig:
 
     model: str = "dl-dilated-8k"  # zoo name (`digitlab-cli models`)
     epochs: int = 15
+    # Seconds for the whole run (0 = off): the trainer measures its step rate, then fits the
+    # steps and the schedule into the budget instead of `epochs` (core/training/budget.py).
+    time_budget: float = 0.0
     batch_size: int = 128  # images per optimizer step
     optimizer: str = "sgd"  # sgd | adam | adamw
     lr: float = 0.05  # peak learning rate (OneCycle's max_lr; start value for the others)
@@ -85,6 +89,8 @@ class TrainConfig:
                 raise ConfigError(f"Invalid training setting: {problem}.")
         checks = [
             (1 <= self.epochs <= MAX_EPOCHS, f"epochs must be between 1 and {MAX_EPOCHS}"),
+            (0 <= self.time_budget <= MAX_TIME_BUDGET,
+             f"time budget must be between 0 (off) and {MAX_TIME_BUDGET:,} seconds"),
             (1 <= self.batch_size <= MAX_BATCH, f"batch size must be between 1 and {MAX_BATCH}"),
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
             (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}"),

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import ConfigError
 from core.runs.store import RunStore
 from core.training.config import TrainConfig
 from core.training.control import Reporter, TrainControl
+
+if TYPE_CHECKING:
+    from core.training.budget import BudgetStart
 
 
 def new_run_config(overrides: dict[str, Any], writeup_recipe: bool = False,
@@ -55,8 +58,12 @@ def _out_of_memory_explained(start: Callable[..., Any]) -> Callable[..., Any]:
 @_out_of_memory_explained
 def start_training(config: TrainConfig, reporter: Reporter | None = None,
                    control: TrainControl | None = None, *, resume: str | None = None,
-                   name: str = "", store: RunStore | None = None):  # -> TrainResult
-    """Create (or reopen, with `resume`) a run in the store and train it."""
+                   name: str = "", store: RunStore | None = None,
+                   budget_start: BudgetStart | None = None):  # -> TrainResult
+    """Create (or reopen, with `resume`) a run in the store and train it.
+
+    `budget_start`: where `config.time_budget` is counted from (the CLI: process start);
+    default: when training starts."""
     from core.data.mnist import check_mnist_folder
     from core.models import build_model
     from core.models.layers import summarize
@@ -81,7 +88,7 @@ def start_training(config: TrainConfig, reporter: Reporter | None = None,
     summary = summarize(build_model(config.model))
     run = store.create(config.to_dict(), params=summary.total_params,
                        receptive_field=summary.receptive_field, name=name)
-    return train(config, reporter=reporter, control=control, run=run)
+    return train(config, reporter=reporter, control=control, run=run, budget_start=budget_start)
 
 
 def explain_out_of_memory(error: BaseException) -> ConfigError | None:

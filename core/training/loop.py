@@ -18,6 +18,13 @@ import torch.nn.functional as F
 
 from core.data.pen_variants import gather_batch
 from core.errors import ConfigError
+from core.training.budget import (
+    BudgetStart,
+    TimeBudget,
+    budget_summary,
+    follow_budget,
+    new_budget,
+)
 from core.training.control import Reporter, TrainControl
 from core.training.evaluate import eval_batch_size, evaluate, prepare_input
 from core.training.metrics import EpochMetrics, StepMetrics
@@ -49,19 +56,29 @@ class EpochTraining:
     started: float  # perf_counter() when the epoch began
     paused: float  # seconds spent paused, excluded from every timing
     stopped: bool  # a stop was requested: the epoch did not finish
+    steps: int = 0  # optimizer steps taken (fewer than an epoch's when a time budget ended it)
 
 
 def train(config: TrainConfig, *, reporter: Reporter | None = None,
           control: TrainControl | None = None, run: Run | None = None,
-          data: MnistArrays | None = None, resume: bool = False) -> TrainResult:
+          data: MnistArrays | None = None, resume: bool = False,
+          budget_start: BudgetStart | None = None) -> TrainResult:
     """Train `config.model` as configured. Saves into `run` when given; `resume` continues it.
 
+    With `config.time_budget`, the run ends that many seconds after `budget_start` (default:
+    now) instead of after `config.epochs` (see `train_to_budget`).
     Whatever goes wrong (MNIST missing and no network, a bad setting, divergence, out of memory)
     is recorded in the run as "failed" ("interrupted" for Ctrl+C) before the error propagates.
     """
     try:
+        if config.time_budget and resume:
+            raise ConfigError("A run trained to a time budget cannot be resumed (its time is "
+                              "spent): start a new run.")
+        budget_start = budget_start or BudgetStart.now()
         state = build_state(config, reporter or Reporter(), control or TrainControl(), run,
                             data, resume)
+        if config.time_budget:
+            return train_to_budget(state, new_budget(state, budget_start))
         while state.epochs_done < config.epochs:
             epoch = train_one_epoch(state)
             if epoch.stopped:
@@ -74,8 +91,35 @@ def train(config: TrainConfig, *, reporter: Reporter | None = None,
         raise
 
 
-def train_one_epoch(state: TrainState) -> EpochTraining:
-    """One pass over the training images in this epoch's order, one optimizer step per batch."""
+def train_to_budget(state: TrainState, budget: TimeBudget) -> TrainResult:
+    """Epochs until the time budget's planned steps are done (the last one cut short), then one
+    evaluation: a test pass after every epoch would spend the budget on measuring."""
+    follow_budget(state, budget)
+    steps, loss, correct, paused = 0, 0.0, 0.0, 0.0
+    started = time.perf_counter()
+    budget.begin()
+    while True:
+        epoch = train_one_epoch(state, budget)
+        if epoch.stopped:
+            return finish(state, "stopped")
+        steps, paused = steps + epoch.steps, paused + epoch.paused
+        loss, correct = loss + epoch.loss * epoch.steps, correct + epoch.acc * epoch.steps
+        if budget.finished:
+            break
+        state.epochs_done += 1  # the next epoch's order and augmentation
+    evaluation_started = time.perf_counter()
+    end_epoch(state, EpochTraining(loss=loss / steps, acc=correct / steps, started=started,
+                                   paused=paused, stopped=False, steps=steps))
+    record = budget.end(evaluation_s=time.perf_counter() - evaluation_started)
+    state.reporter.status(budget_summary(record))
+    if state.run is not None:
+        state.run.record.env["time_budget"] = record.to_dict()
+    return finish(state, "completed")
+
+
+def train_one_epoch(state: TrainState, budget: TimeBudget | None = None) -> EpochTraining:
+    """One pass over the training images in this epoch's order, one optimizer step per batch;
+    with a `budget`, it ends early once the budget's planned steps are done."""
     config, device, control = state.config, state.device, state.control
     epoch, spe = state.epochs_done, state.steps_per_epoch
     torch.manual_seed(epoch_seed(config.seed, epoch))  # dropout masks
@@ -88,8 +132,10 @@ def train_one_epoch(state: TrainState) -> EpochTraining:
     correct = torch.zeros((), device=device, dtype=torch.long)
     window_loss, window_n = torch.zeros((), device=device), 0
     started, paused = time.perf_counter(), 0.0
+    steps = spe
     for b in range(spe):
-        paused += control.wait_while_paused()
+        paused_now = control.wait_while_paused()
+        paused += paused_now
         if control.stop_requested:
             return EpochTraining(0.0, 0.0, started, paused, stopped=True)
         idx = order[b * config.batch_size:(b + 1) * config.batch_size]
@@ -103,6 +149,8 @@ def train_one_epoch(state: TrainState) -> EpochTraining:
         state.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         state.optimizer.step()
+        if budget is not None:
+            budget.step_done(paused_now)  # before the schedule reads its progress
         state.scheduler.step()
         if state.ema is not None:
             state.ema.update(state.model)
@@ -111,13 +159,17 @@ def train_one_epoch(state: TrainState) -> EpochTraining:
         window_loss += detached
         window_n += 1
         correct += (logits.argmax(1) == y).sum()
-        if window_n == config.log_every or b == spe - 1:
+        ends_early = budget is not None and budget.finished
+        if window_n == config.log_every or b == spe - 1 or ends_early:
             report_step(state, b, (window_loss / window_n).item())
             window_loss.zero_()
             window_n = 0
-    return EpochTraining(loss=loss_sum.item() / spe,
-                         acc=100.0 * correct.item() / (spe * config.batch_size),
-                         started=started, paused=paused, stopped=False)
+        if ends_early:
+            steps = b + 1
+            break
+    return EpochTraining(loss=loss_sum.item() / steps,
+                         acc=100.0 * correct.item() / (steps * config.batch_size),
+                         started=started, paused=paused, stopped=False, steps=steps)
 
 
 def report_step(state: TrainState, batch: int, mean_loss: float) -> None:
@@ -146,13 +198,13 @@ def end_epoch(state: TrainState, epoch: EpochTraining) -> EpochMetrics:
     test_loss, test_acc, _ = evaluate(model, state.test)
     val_loss, val_acc = (evaluate(model, state.val)[:2] if state.val is not None
                          else (None, None))
-    spe, batch = state.steps_per_epoch, state.config.batch_size
+    steps, batch = epoch.steps or state.steps_per_epoch, state.config.batch_size
     metrics = EpochMetrics(
         epoch=state.epochs_done + 1, train_loss=epoch.loss, train_acc=epoch.acc,
         test_loss=test_loss, test_acc=test_acc, val_loss=val_loss, val_acc=val_acc,
         lr=state.optimizer.param_groups[0]["lr"],
         seconds=time.perf_counter() - epoch.started - epoch.paused,
-        samples_per_s=spe * batch / max(train_seconds, 1e-9))
+        samples_per_s=steps * batch / max(train_seconds, 1e-9))
     state.history.append(metrics)
     state.epochs_done += 1
     if state.run is not None:

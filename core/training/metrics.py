@@ -19,6 +19,7 @@ class StartInfo:
     n_test: int
     start_epoch: int  # > 0 when resuming
     run_id: str
+    time_budget: float = 0.0  # seconds, when the run trains to a time budget instead of epochs
 
 
 @dataclass(frozen=True)

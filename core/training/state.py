@@ -64,8 +64,10 @@ class TrainState:
         return self.ema.module if self.ema is not None else self.model
 
     def augments(self, epoch: int) -> bool:
-        """Whether epoch `epoch` (0-based) is augmented: not one of the last augment_off_epochs."""
-        return epoch < self.config.epochs - self.config.augment_off_epochs
+        """Whether epoch `epoch` (0-based) is augmented: not one of the last augment_off_epochs.
+        (A time-budget run may pass `config.epochs`; it has no augmentation-off tail.)"""
+        off = self.config.augment_off_epochs
+        return not off or epoch < self.config.epochs - off
 
     def averages(self, epoch: int) -> bool:
         """Whether epoch `epoch` (0-based) ends with its weights joining the SWA average."""
@@ -134,7 +136,8 @@ def build_state(config: TrainConfig, reporter: Reporter, control: TrainControl,
     reporter.started(StartInfo(
         model=config.model, params=count_parameters(model), device=device_label(device),
         epochs=config.epochs, steps_per_epoch=spe, n_train=len(train_split),
-        n_test=len(test_split), start_epoch=state.epochs_done, run_id=run.id if run else ""))
+        n_test=len(test_split), start_epoch=state.epochs_done, run_id=run.id if run else "",
+        time_budget=config.time_budget))
     if config.compile and state.epochs_done < config.epochs:
         _compile(state)
     if run is not None:

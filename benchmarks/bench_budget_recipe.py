@@ -1,0 +1,79 @@
+"""How a recipe for `--time-budget` is chosen: validation accuracy after a fixed number of steps.
+
+A time budget buys a number of optimizer steps (its seconds times the step rate the trainer
+measures, e.g. ~1,200 flagship steps in 30 s on the 2-core machine); a recipe for that budget is
+one that is most accurate after that many steps, on the time budget's own schedule (OneCycle or
+cosine completed on the last step, one evaluation at the end). This script trains exactly that
+(core.training.loop.train_to_budget with a StepBudget) on a validation split held out of the
+training images, so the comparison does not depend on what else the machine is doing. The
+test accuracy is recorded, never used to choose.
+
+    python benchmarks/bench_budget_recipe.py --model dl-dilated-8k --steps 1200 --seeds 0 1 \
+        --set augment=0 --set ema=true
+
+Runs eagerly unless --compile (same steps, same figures up to float rounding; compiling a new
+model costs minutes on a busy 2-core machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from typing import Any
+
+from _common import emit
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="dl-dilated-8k")
+    parser.add_argument("--steps", type=int, required=True)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--val-split", type=int, default=10_000)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="recipe override (repeatable), e.g. --set augment=0")
+    parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's)")
+    parser.add_argument("--note", default="", help="what this variant is, for the table")
+    args = parser.parse_args()
+
+    import torch
+
+    from core.data.mnist import load_mnist
+    from core.experiments.spec import coerce
+    from core.training.budget import StepBudget
+    from core.training.control import Reporter, TrainControl
+    from core.training.launch import new_run_config
+    from core.training.loop import train_to_budget
+    from core.training.state import build_state
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    overrides = {k: coerce(k, v) for k, v in (s.split("=", 1) for s in args.set)}
+    data = load_mnist(fetch=False)
+    per_seed: list[dict[str, Any]] = []
+    for seed in args.seeds:
+        config = new_run_config({"model": args.model, "device": "cpu", "seed": seed,
+                                 "val_split": args.val_split, "compile": args.compile,
+                                 **overrides})
+        state = build_state(config, Reporter(), TrainControl(), None, data, resume=False)
+        budget = StepBudget(args.steps, state.steps_per_epoch, config.batch_size)
+        final = train_to_budget(state, budget).history[-1]
+        per_seed.append({"seed": seed, "val_acc": final.val_acc, "val_loss": final.val_loss,
+                         "test_acc": final.test_acc, "epochs": args.steps / state.steps_per_epoch})
+        print(f"seed {seed}: validation {final.val_acc:.2f}% (loss {final.val_loss:.4f}), "
+              f"test {final.test_acc:.2f}% (recorded only)", flush=True)
+    val = [s["val_acc"] for s in per_seed]
+    figures = {"model": args.model, "steps": args.steps, "val_split": args.val_split,
+               "overrides": overrides, "batch_size": config.batch_size,
+               "epochs": round(per_seed[0]["epochs"], 3), "per_seed": per_seed,
+               "mean_val_acc": round(statistics.mean(val), 3),
+               "mean_val_loss": round(statistics.mean(s["val_loss"] for s in per_seed), 5)}
+    emit("budget_recipe", figures,
+         f"{args.model} {overrides or '(its recipe)'}, {args.steps} steps "
+         f"({figures['epochs']:.2f} epochs): validation {', '.join(f'{v:.2f}' for v in val)} "
+         f"(mean {figures['mean_val_acc']:.2f}%)")
+
+
+if __name__ == "__main__":
+    main()

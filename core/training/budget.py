@@ -1,0 +1,285 @@
+"""Training to a time budget: how many steps fit, and a schedule that ends exactly there.
+
+`TimeBudget` is told when the budget started (for `digitlab-cli train --time-budget S`: when the
+process started, so imports, data loading and compilation count), how long the final
+evaluation, saving and exit will take (the reserve), and then about each optimizer step. It
+measures the step rate on the first steps after compilation, plans the number of steps that
+fit before the deadline, and re-plans every half second from the rate of the last few seconds
+(another program taking the CPU slows the steps; the plan follows). The learning-rate schedule
+runs on `progress` in [0, 1] instead of a step count: each step advances it by its share of the
+steps still planned, so a re-plan bends the schedule instead of making it jump, and OneCycle or
+cosine reach their end on the last planned step whatever the rate did. Torch-free.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core.training.config import TrainConfig, lr_multiplier
+
+if TYPE_CHECKING:
+    from core.training.state import TrainState
+
+_IMPORTED_AT = time.time()  # the fallback for "process start" where the OS does not say
+
+SKIP_STEPS = 3  # the first steps after compilation are slower (allocator, kernel set-up)
+MEASURE_SECONDS = 0.5  # measure at least this long (and MEASURE_STEPS) before the first plan
+MEASURE_STEPS = 10
+REPLAN_SECONDS = 0.5  # re-plan this often
+RATE_WINDOW_SECONDS = 3.0  # the rate of the last few seconds: follows a change of load quickly
+EXIT_SECONDS = 1.0  # saving the run, ending the process (torch's teardown) and a margin
+_SCHEDULE_RESOLUTION = 1_000_000  # progress → a step count for lr_multiplier
+
+
+def process_start_time() -> float:
+    """When this process started, wall clock (seconds since the epoch).
+
+    Linux: from /proc (process start in clock ticks after boot, and the uptime). Windows: from
+    GetProcessTimes. Elsewhere: when this module was imported, shortly after start-up.
+    """
+    try:
+        if sys.platform.startswith("linux"):
+            stat = Path("/proc/self/stat").read_text()
+            start_ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22: starttime
+            uptime = float(Path("/proc/uptime").read_text().split()[0])
+            return time.time() - (uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+        if sys.platform == "win32":
+            return _windows_process_start()
+    except (OSError, ValueError, IndexError, AttributeError):
+        pass
+    return _IMPORTED_AT
+
+
+def _windows_process_start() -> float:
+    import ctypes
+    from ctypes import wintypes
+
+    creation, exited, kernel, user = (wintypes.FILETIME() for _ in range(4))
+    process = ctypes.windll.kernel32.GetCurrentProcess()  # type: ignore[attr-defined]
+    if not ctypes.windll.kernel32.GetProcessTimes(  # type: ignore[attr-defined]
+            process, ctypes.byref(creation), ctypes.byref(exited), ctypes.byref(kernel),
+            ctypes.byref(user)):
+        raise OSError("GetProcessTimes failed")
+    ticks = (creation.dwHighDateTime << 32) | creation.dwLowDateTime  # 100 ns since 1601
+    return (ticks - 116_444_736_000_000_000) / 1e7
+
+
+@dataclass(frozen=True)
+class BudgetStart:
+    """Where a time budget is counted from: `at` is wall-clock time (time.time())."""
+
+    at: float
+    what: str  # "process start" (the CLI: start-up counts) or "training start"
+
+    @classmethod
+    def process(cls) -> BudgetStart:
+        return cls(process_start_time(), "process start")
+
+    @classmethod
+    def now(cls) -> BudgetStart:
+        return cls(time.time(), "training start")
+
+
+@dataclass
+class BudgetRecord:
+    """What a budgeted run chose and did: saved in the run record (env["time_budget"])."""
+
+    budget_s: float  # the budget, counted from `counted_from`
+    counted_from: str  # "process start" (CLI) or "training start" (GUI, tests)
+    startup_s: float = 0.0  # from the budget's start to the first training step
+    reserve_s: float = 0.0  # kept for the final evaluation, saving and exit
+    measured_steps_per_s: float = 0.0  # the first measurement, after compilation
+    planned_steps: int = 0  # the first plan
+    planned_epochs: float = 0.0
+    final_steps_per_s: float = 0.0  # the rate at the last re-plan
+    replans: int = 0
+    steps: int = 0  # done
+    epochs: float = 0.0  # done (fractional)
+    training_s: float = 0.0  # from the first step to the last
+    evaluation_s: float = 0.0  # the final evaluation
+    ended_at_s: float = 0.0  # when the run ended, counted from the budget's start
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class TimeBudget:
+    """Plans and paces the optimizer steps of one run so that it ends by its deadline.
+
+    Call `begin()` right before the first step and `step_done(paused_s)` after each;
+    `progress` drives the schedule and `finished` says when to stop. `clock` is wall-clock
+    seconds (time.time) so that a budget counted from process start compares with it; `sync`
+    waits for queued device work (CUDA) before the clock is read to measure a rate.
+    """
+
+    def __init__(self, budget_s: float, started_at: float, steps_per_epoch: int,
+                 batch_size: int, n_eval_images: int, counted_from: str = "training start",
+                 clock: Callable[[], float] = time.time,
+                 sync: Callable[[], None] | None = None) -> None:
+        self.started_at = started_at
+        self.steps_per_epoch = steps_per_epoch
+        self.batch_size = batch_size
+        self.n_eval_images = n_eval_images
+        self.clock = clock
+        self.sync = sync or (lambda: None)
+        self.record = BudgetRecord(budget_s=budget_s, counted_from=counted_from,
+                                   reserve_s=EXIT_SECONDS)
+        self.paused_s = 0.0
+        self.steps = 0
+        self.progress = 0.0  # in [0, 1]: the fraction of the schedule done
+        self.planned_steps = 0  # total, including the steps done; 0 until the first plan
+        self._first_step_at = 0.0
+        self._last_plan_at = 0.0
+        self._marks: deque[tuple[float, int]] = deque()  # (time, steps) for the rate window
+
+    @property
+    def deadline(self) -> float:
+        """When training must end: the budget, less the reserve, plus any pauses."""
+        rec = self.record
+        return self.started_at + rec.budget_s + self.paused_s - rec.reserve_s
+
+    def begin(self) -> None:
+        now = self.clock()
+        self._first_step_at = self._last_plan_at = now
+        self.record.startup_s = now - self.started_at
+        # Until the rate is measured, plan as if a step took 10 ms: only the first few steps,
+        # deep in OneCycle's warm-up, use this guess.
+        self.planned_steps = max(1, int((self.deadline - now) / 0.01))
+
+    @property
+    def finished(self) -> bool:
+        return self.progress >= 1.0
+
+    def _advance(self) -> None:
+        """One more step: progress moves by its share of what is left of the plan."""
+        remaining = max(1, self.planned_steps - self.steps)
+        self.steps += 1
+        self.progress = min(1.0, self.progress + (1.0 - self.progress) / remaining)
+        if self.steps >= self.planned_steps:
+            self.progress = 1.0
+
+    def step_done(self, paused_s: float = 0.0) -> None:
+        """Count one optimizer step; a pause (GUI) moves the deadline by its length."""
+        self.paused_s += paused_s
+        self._advance()
+        if self.clock() >= self.deadline:
+            self.progress = 1.0  # time is up, whatever the plan said
+        if self.steps < SKIP_STEPS or self.finished:
+            return
+        if self.steps == SKIP_STEPS:
+            self.sync()
+            self._marks.append((self._active_time(), self.steps))
+            return
+        if self.clock() - self._last_plan_at < REPLAN_SECONDS and self.record.planned_steps:
+            return
+        self.sync()
+        active = self._active_time()
+        measured = self.steps - SKIP_STEPS
+        if not self.record.planned_steps and (
+                active - self._marks[0][0] < MEASURE_SECONDS or measured < MEASURE_STEPS):
+            return
+        self._plan(active)
+
+    def _active_time(self) -> float:
+        """The clock less the pauses so far: what the step rate is measured on."""
+        return self.clock() - self.paused_s
+
+    def _plan(self, active: float) -> None:
+        self._marks.append((active, self.steps))
+        while len(self._marks) > 2 and active - self._marks[1][0] >= RATE_WINDOW_SECONDS:
+            self._marks.popleft()
+        t0, s0 = self._marks[0]
+        rate = (self.steps - s0) / max(active - t0, 1e-6)
+        self.record.reserve_s = estimate_reserve(self.n_eval_images, rate * self.batch_size)
+        now = self.clock()
+        left = max(0, math.floor((self.deadline - now) * rate))
+        self.planned_steps = self.steps + left
+        if left == 0:
+            self.progress = 1.0  # out of time: end the schedule here
+        self._last_plan_at = now
+        rec = self.record
+        if not rec.planned_steps:
+            rec.measured_steps_per_s = rate
+            rec.planned_steps = self.planned_steps
+            rec.planned_epochs = self.planned_steps / self.steps_per_epoch
+        else:
+            rec.replans += 1
+        rec.final_steps_per_s = rate
+
+    def end(self, evaluation_s: float = 0.0) -> BudgetRecord:
+        """Close the record once training (and the final evaluation) are over."""
+        now = self.clock()
+        rec = self.record
+        rec.steps = self.steps
+        rec.epochs = self.steps / self.steps_per_epoch
+        rec.training_s = now - evaluation_s - self._first_step_at if self._first_step_at else 0.0
+        rec.evaluation_s = evaluation_s
+        rec.ended_at_s = now - self.started_at
+        return rec
+
+
+class StepBudget(TimeBudget):
+    """A fixed number of steps on the time budget's schedule, with no clock in the way: how
+    recipes for a budget are compared on validation whatever else the machine is doing
+    (benchmarks/bench_budget_recipe.py); the steps stand for the seconds at a measured rate."""
+
+    def __init__(self, steps: int, steps_per_epoch: int, batch_size: int) -> None:
+        super().__init__(0.0, time.time(), steps_per_epoch, batch_size, 0, "a fixed step count")
+        self.fixed_steps = steps
+
+    def begin(self) -> None:
+        super().begin()
+        self.planned_steps = self.record.planned_steps = self.fixed_steps
+        self.record.planned_epochs = self.fixed_steps / self.steps_per_epoch
+
+    def step_done(self, paused_s: float = 0.0) -> None:
+        self._advance()
+
+
+def schedule_multiplier(config: TrainConfig, progress: float) -> float:
+    """The learning rate at `progress` (0..1) through the run, as a fraction of config.lr."""
+    return lr_multiplier(config, round(progress * _SCHEDULE_RESOLUTION), _SCHEDULE_RESOLUTION)
+
+
+def estimate_reserve(n_eval_images: int, train_images_per_s: float) -> float:
+    """Seconds to keep for the final evaluation (forward only, no augmentation: about a third of
+    a training step's work per image, counted as 40% for safety) and for saving and exit."""
+    return n_eval_images / max(train_images_per_s * 2.5, 1.0) + EXIT_SECONDS
+
+
+def new_budget(state: TrainState, start: BudgetStart) -> TimeBudget:
+    """The time budget of `state`'s run (config.time_budget seconds from `start`)."""
+    import torch
+
+    config, device = state.config, state.device
+    sync = {"cuda": lambda: torch.cuda.synchronize(device),
+            "mps": lambda: torch.mps.synchronize()}.get(device.type)
+    n_eval = len(state.test) + (len(state.val) if state.val is not None else 0)
+    return TimeBudget(config.time_budget, start.at, state.steps_per_epoch, config.batch_size,
+                      n_eval, counted_from=start.what, sync=sync)
+
+
+def follow_budget(state: TrainState, budget: TimeBudget) -> None:
+    """Switch the run's learning-rate schedule over to the budget's progress."""
+    import torch
+
+    state.scheduler = torch.optim.lr_scheduler.LambdaLR(
+        state.optimizer, lambda _: schedule_multiplier(state.config, budget.progress))
+
+
+def budget_summary(rec: BudgetRecord) -> str:
+    """One line for the log: what the budget allowed and where the time went."""
+    return (f"Time budget {rec.budget_s:g} s (counted from {rec.counted_from}): "
+            f"{rec.steps:,} steps = {rec.epochs:.2f} epochs at {rec.final_steps_per_s:.1f} "
+            f"steps/s (measured first: {rec.measured_steps_per_s:.1f}; planned "
+            f"{rec.planned_steps:,}); start-up {rec.startup_s:.1f} s, training "
+            f"{rec.training_s:.1f} s, evaluation {rec.evaluation_s:.1f} s, done at "
+            f"{rec.ended_at_s:.1f} s.")
