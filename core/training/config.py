@@ -116,6 +116,9 @@ class TrainConfig:
              "augmentation-off epochs must be between 0 and the number of epochs"),
             (0 <= self.swa_epochs <= self.epochs,
              "SWA epochs must be between 0 and the number of epochs"),
+            (not (self.time_budget and (self.augment_off_epochs or self.swa_epochs)),
+             "augmentation-off and SWA epochs count from the last epoch, which a time budget "
+             "does not fix: set them to 0 or train without a time budget"),
             (0 <= self.tta_degrees <= MAX_TTA_DEGREES,
              f"TTA rotation must be between 0 (off) and {MAX_TTA_DEGREES:g} degrees"),
             (0 <= self.seed <= MAX_SEED, f"seed must be between 0 and {MAX_SEED} (2**63 - 1)"),

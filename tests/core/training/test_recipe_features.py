@@ -66,6 +66,8 @@ def test_epoch_counted_settings_are_checked() -> None:
         TrainConfig(epochs=3, swa_epochs=-1).validate()
     with pytest.raises(ConfigError, match="TTA rotation"):
         TrainConfig(tta_degrees=45).validate()
+    with pytest.raises(ConfigError, match="time budget"):
+        TrainConfig(time_budget=60, swa_epochs=2).validate()
 
 
 # --- SWA ----------------------------------------------------------------------------------------
