@@ -12,7 +12,7 @@ import traceback
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QKeySequence, QShowEvent
+from PySide6.QtGui import QAction, QKeySequence, QPaintEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QMessageBox,
@@ -80,7 +80,8 @@ class TrainTab(QWidget):
         self.facts = JobRunner(self)  # devices and zoo parameter counts, once after showing
         self._layer_dialogs: list[LayersDialog] = []
         self._run_id = ""  # the run shown in the curves and results
-        self._facts_started = False
+        self._facts_scheduled = False  # the start-up facts job: set at the first paint
+        self._facts_started = False  # ... and once it started (torch work may follow)
         self._batch_size = 0
         self.error_box: QMessageBox | None = None
         self._build_actions()
@@ -88,6 +89,8 @@ class TrainTab(QWidget):
         self.form.restore(self.settings)
         self._preview_timer = QTimer(self, singleShot=True, interval=120)
         self._preview_timer.timeout.connect(self._refresh_previews)
+        self._facts_timer = QTimer(self, singleShot=True, interval=self.FACTS_AFTER_PAINT_MS)
+        self._facts_timer.timeout.connect(self._load_facts)
         self.form.changed.connect(self._form_changed)
         self.lr_preview.set_config(self.form.config())
         self._set_state("idle")
@@ -155,11 +158,16 @@ class TrainTab(QWidget):
         self.pages.addTab(self.results, "Results")
         body.addWidget(self.pages, 1)
 
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        if not self._facts_started:  # after the window is up: it never waits for torch
-            self._facts_started = True
-            QTimer.singleShot(0, self._load_facts)
+    # The start-up facts job imports torch: seconds of imports, some holding the GIL for ~100 ms.
+    # It starts once the tab has drawn itself, and a moment later: the window's first frame and
+    # the start-up it measures (`digitlab --startup-time`) never share the interpreter with it.
+    FACTS_AFTER_PAINT_MS = 250
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if not self._facts_scheduled:
+            self._facts_scheduled = True
+            self._facts_timer.start()
 
     # --- public API -------------------------------------------------------------------------
 
@@ -235,6 +243,8 @@ class TrainTab(QWidget):
         """For the window's close: stop training, cancel this tab's other jobs and wait up to
         `timeout` s in all for their threads. False if one still runs (the caller decides)."""
         self.form.save(self.settings)
+        for timer in (self._facts_timer, self._preview_timer):  # no job may start after this
+            timer.stop()
         training = self._control is not None
         if self._control is not None:
             self._control.request_stop()  # the trainer stops between two batches
@@ -367,6 +377,7 @@ class TrainTab(QWidget):
 
     @Slot()
     def _load_facts(self) -> None:
+        self._facts_started = True
         self.facts.start(startup_facts, on_partial_result=self._fact_arrived,
                          on_error=self._facts_failed)
         self._refresh_previews()
@@ -390,7 +401,7 @@ class TrainTab(QWidget):
         config = self.form.config()
         self.lr_preview.set_config(config)
         self.form.save(self.settings)
-        if self._facts_started:  # torch work waits until the window is shown
+        if self._facts_started:  # torch work waits for the start-up facts (after the paint)
             self.aug_preview.request(self.banner.folder, config.augment, config.augment_stroke,
                                      config.augment_aspect)
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -12,6 +16,7 @@ from app.window import MainWindow, about_text
 from core.runs.store import RunStore
 
 QUICK = dict(device="cpu", batch_size=64, train_subset=1024, test_subset=500)
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -110,3 +115,69 @@ def test_a_tab_that_cannot_stop_in_time_keeps_the_window(window: MainWindow, qtb
     assert window.isVisible() and told == [["Compare"]]
     release.set()
     assert window.close() and told == [["Compare"]]
+
+
+# Run in a fresh interpreter: which thread imports torch first, from the first import on. A
+# finder sees every module first loaded; the __import__ hook sees `import torch` statements run
+# while another thread is loading it (which would block the GUI thread until it is done).
+TORCH_WATCH = """
+import builtins, sys, threading, time
+GUI = threading.get_ident()
+seen = []  # (thread, module): every torch import begun or asked for
+
+def note(name):
+    if name == "torch" or name.startswith("torch."):
+        seen.append((threading.get_ident(), name))
+
+class Watch:
+    def find_spec(self, name, path=None, target=None):
+        note(name)
+
+sys.meta_path.insert(0, Watch())
+_import = builtins.__import__
+def watched_import(name, *args, **kwargs):
+    note(name)
+    return _import(name, *args, **kwargs)
+builtins.__import__ = watched_import
+
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from app.shared.style import configure_plots
+configure_plots()
+from app.window import MainWindow
+window = MainWindow()
+print("torch after construction:", "torch" in sys.modules)
+window.show()
+deadline = time.monotonic() + 120
+while not window.train_tab.form.detected_devices and time.monotonic() < deadline:
+    app.processEvents()  # the start-up facts job: devices (torch) in its own thread
+    time.sleep(0.01)
+print("devices found:", bool(window.train_tab.form.detected_devices))
+print("GUI thread:", sorted({n for t, n in seen if t == GUI})[:5])
+print("other threads:", len({n for t, n in seen if t != GUI}))
+window.close()
+"""
+
+
+def test_the_window_never_imports_torch_on_the_gui_thread(mnist_dir: Path) -> None:
+    """MainWindow() leaves torch out; once shown, torch comes from the start-up facts job in its
+    own thread (the watch sees it there), never from the GUI thread."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "DIGITLAB_DATA": str(mnist_dir)}
+    out = subprocess.run([sys.executable, "-c", TORCH_WATCH], cwd=REPO, env=env,
+                         capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = dict(line.split(": ", 1) for line in out.stdout.splitlines() if ": " in line)
+    assert lines["torch after construction"] == "False"
+    assert lines["devices found"] == "True"
+    assert lines["GUI thread"] == "[]", out.stdout
+    assert int(lines["other threads"]) > 0  # the watch works: it saw the job's imports
+
+
+def test_startup_time_reports_a_window_without_torch(mnist_dir: Path) -> None:
+    """`digitlab --startup-time` on the Train tab: the window is usable before the start-up
+    facts job begins importing torch (it starts after the first paint)."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "DIGITLAB_DATA": str(mnist_dir)}
+    out = subprocess.run([sys.executable, "-m", "app", "--startup-time"], cwd=REPO, env=env,
+                         capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "(torch imported: False)" in out.stdout, out.stdout
