@@ -1,9 +1,10 @@
 """The Compare tab: every stored run in one sortable table, selected runs overlaid as curves.
 
 A thin layer over `core.runs.store` (the store) and `core.runs.report` (summaries, Markdown);
-what can be
-done to runs lives in `app.compare.actions`. Torch is never imported here: scoring on My digits
-and ONNX export import it inside a worker thread, so the tab costs nothing at start-up.
+what can be done to runs lives in `app.compare.actions`. A damaged run folder is a row too,
+saying what is wrong, so it can be deleted; nothing else uses it. Torch is never imported
+here: scoring on My digits and ONNX export import it inside a worker thread, so the tab costs
+nothing at start-up.
 """
 
 from __future__ import annotations
