@@ -144,13 +144,15 @@ class RayExecutor:
                     failure_config=tune.FailureConfig(max_failures=self.max_failures),
                     stop=stopper, callbacks=[progress]))
             try:
-                with _lenient_metric_checking():
+                with _tune_environment():
                     grid = tuner.fit()
             finally:
                 _DRIVER_HOOKS.pop(token, None)
             outcomes = [self._outcome(result, exchange, control) for result in grid]
+        reported = _REPORTED.pop(token, set())
         for outcome in outcomes:
-            reporter.trial_finished(outcome)
+            if outcome.key not in reported:  # failed, stopped early or stopped on request
+                reporter.trial_finished(outcome)
         ray.kill(exchange)
         return outcomes
 
@@ -186,20 +188,25 @@ class RayExecutor:
         return TrialOutcome(task.key, run_id, status, error, len(history), history)
 
 
+# Read by Tune in this (driver) process, so set here, only while Tune runs:
+# - a trial that fails before its first epoch reports no objective; Tune's strict check would
+#   turn that into an error of the whole experiment instead of one failed trial;
+# - Tune's own console tables: the experiment's reporter prints the progress that matters.
+_TUNE_ENV = {"TUNE_DISABLE_STRICT_METRIC_CHECKING": "1", "RAY_AIR_NEW_OUTPUT": "0"}
+
+
 @contextlib.contextmanager
-def _lenient_metric_checking():  # type: ignore[no-untyped-def]
-    # A trial that fails before its first epoch reports no objective; Tune's strict check would
-    # turn that into an error of the whole experiment instead of one failed trial. The check
-    # runs in this (driver) process, so the variable is set here, only while Tune runs.
-    old = os.environ.get("TUNE_DISABLE_STRICT_METRIC_CHECKING")
-    os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"
+def _tune_environment():  # type: ignore[no-untyped-def]
+    old = {key: os.environ.get(key) for key in _TUNE_ENV}
+    os.environ.update(_TUNE_ENV)
     try:
         yield
     finally:
-        if old is None:
-            os.environ.pop("TUNE_DISABLE_STRICT_METRIC_CHECKING", None)
-        else:
-            os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = old
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 class _RunExchange:
@@ -290,6 +297,7 @@ def replace_config(task: TrialTask, **changes: Any) -> TrialTask:
 # state; a TrainControl and a reporter hold locks and cannot be pickled. The stopper and callback
 # carry a token instead and find them here, in the driver process where Tune calls them.
 _DRIVER_HOOKS: dict[str, tuple[TrainControl, ExperimentReporter]] = {}
+_REPORTED: dict[str, set[str]] = {}  # token → trial keys whose end was already reported
 
 
 def _driver_hooks(token: str) -> tuple[TrainControl, ExperimentReporter]:
@@ -327,9 +335,16 @@ def _tune_callbacks(control: TrainControl,
 
         def on_trial_result(self, iteration: int, trials: list[Any], trial: Any,
                             result: dict[str, Any], **info: Any) -> None:
-            if not result.get("finished") and "epoch_json" in result:
+            key, reporter = trial.config["task"]["key"], _driver_hooks(self.token)[1]
+            if result.get("finished"):  # heard as it happens; the rest after Tune ends
+                _REPORTED.setdefault(self.token, set()).add(key)
+                reporter.trial_finished(TrialOutcome(
+                    key, str(result.get("run_id", "")), str(result.get("status", "")),
+                    str(result.get("error", "")), int(result.get("epoch", 0) or 0),
+                    [json.loads(result["epoch_json"])] if "epoch_json" in result else []))
+            elif "epoch_json" in result:
                 metrics = EpochMetrics.from_dict(json.loads(result["epoch_json"]))
-                _driver_hooks(self.token)[1].trial_epoch(trial.config["task"]["key"], metrics)
+                reporter.trial_epoch(key, metrics)
 
         def on_trial_recover(self, iteration: int, trials: list[Any], trial: Any,
                              **info: Any) -> None:

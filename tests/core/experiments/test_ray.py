@@ -52,3 +52,47 @@ def test_a_trial_through_ray_gives_the_local_numbers(local_ray, tmp_path) -> Non
     assert [m.epoch for k, m in recorder.epochs if k == "p000-s0"] == [1, 2]
     assert {o.key: o.status for o in recorder.finished} == {"p000-s0": "completed",
                                                             "p001-s0": "failed"}
+
+
+@pytest.mark.slow
+def test_a_dying_worker_is_retried_from_its_last_epoch(local_ray, tmp_path) -> None:
+    """Kill the Ray worker after its second epoch came home: Tune retries the trial, the retry
+    resumes that same run from epoch 2, and the figures are those of an unbroken run."""
+    import os
+    import signal
+    import threading
+    import time
+
+    store = ExperimentStore(RunStore(tmp_path / "runs"))
+    base = {**TINY, "epochs": 4, "train_subset": 3000}
+
+    def four_epochs(name: str) -> ExperimentSpec:
+        s = ExperimentSpec(name, model=TINY_MODEL, base=dict(base))
+        s.validate()
+        return s
+
+    killed: dict[str, int] = {}
+
+    def kill_after_second_epoch() -> None:
+        deadline = time.monotonic() + 300
+        while not killed and time.monotonic() < deadline:
+            for record in store.runs.list():
+                if (record.experiment or {}).get("name") == "dies" and record.epochs_done >= 2:
+                    os.kill(record.pid, signal.SIGKILL)  # the Ray worker training the trial
+                    killed.update(pid=record.pid, after=record.epochs_done)
+                    return
+            time.sleep(0.1)
+
+    threading.Thread(target=kill_after_second_epoch, daemon=True).start()
+    recorder = Recorder()
+    executor = RayExecutor(store.runs, address="auto", max_failures=2)
+    (state,) = run_experiment(four_epochs("dies"), executor, store=store,
+                              reporter=recorder).states
+    assert killed and killed["after"] < 4
+    assert any("retrying from its last epoch" in line for line in recorder.lines)
+    assert state.status == "completed" and state.run.epochs_done == 4
+    runs = [r for r in store.runs.list() if (r.experiment or {}).get("name") == "dies"]
+    assert [r.id for r in runs] == [state.run.id]  # resumed, not started again
+    unbroken = run_experiment(four_epochs("whole"), LocalExecutor(store.runs, threads=1),
+                              store=store).states[0]
+    assert metrics_of(state.run.history) == metrics_of(unbroken.run.history)
