@@ -193,6 +193,11 @@ class ExperimentsView(QWidget):
             ys = g.values[metric]
             self.plot.addItem(pg.ScatterPlotItem([i] * len(ys), ys, size=9,
                                                  brush=series_color(i), pen=None))
+            if ys:  # the mean over seeds, a bar across the seeds' dots
+                mean = sum(ys) / len(ys)
+                self.plot.plot([i - 0.2, i + 0.2], [mean, mean],
+                               pen=pg.mkPen(series_color(i), width=2))
+        self.plot.setXRange(-0.5, len(groups) - 0.5)
 
     @Slot()
     def _select_runs(self) -> None:
