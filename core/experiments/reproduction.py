@@ -117,9 +117,25 @@ def verdict(claim: Claim | None, state: TrialState, n_train: int, n_test: int,
             reasons = "; ".join(why)
             notes.append(f"not reproduced: {gap:+.2f} points against the claim"
                          f"{' (' + reasons + ')' if reasons else ''}")
+    changed = recipe_changes(state)
+    if changed:
+        notes.append(f"its write-up recipe has changed since this run ({', '.join(changed)}): "
+                     f"re-run it")
     if claim is not None and claim.note:
         notes.append(claim.note)
     return "; ".join(notes)
+
+
+def recipe_changes(state: TrialState) -> list[str]:
+    """Settings of the model's write-up recipe today that the run did not train with (the
+    validation split aside: the reproduction scales it with a reduced training set)."""
+    from core.models import get_spec
+
+    if state.run is None:
+        return []
+    recipe = get_spec(state.run.model).recipe
+    return sorted(key for key, value in recipe.items()
+                  if key != "val_split" and state.run.config.get(key) != value)
 
 
 def _own_target(claim: Claim | None, state: TrialState) -> str:

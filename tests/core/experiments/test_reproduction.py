@@ -70,3 +70,21 @@ def test_the_document_sets_measurements_beside_claims(tmp_path) -> None:
     assert "failed after 1 of 1 epochs (test 50.00% so far): diverged at epoch 1" in s6
     assert "| 9,850 |" in s6 and "| – | – | – | – | – |" in s6  # computed params, no figures
     assert "**Not finished** (17 of 19)" in text
+
+
+def test_a_recipe_changed_since_the_run_is_flagged(tmp_path, monkeypatch) -> None:
+    from core.experiments import reproduction
+    from core.experiments.spec import Trial
+    from core.experiments.storage import TrialState
+
+    store = RunStore(tmp_path / "runs")
+    run_id = recorded_trial(store, "reproduction", "p000-s0", [99.0, 99.1, 99.2])
+    record = store.get(run_id).record
+    record.config.update({"lr": 0.028, "epochs": 3})
+    spec = reproduction_spec(models=["pg-model3"])
+    state = TrialState(Trial(spec.grid_points()[0], 0), record)
+    monkeypatch.setattr(record, "model", "pg-model3")
+    changed = reproduction.recipe_changes(state)
+    assert "lr" not in changed and "optimizer" in changed and "epochs" in changed
+    assert "its write-up recipe has changed since this run" in reproduction.verdict(
+        claim_for("pg-model3"), state, 60_000, 10_000)
