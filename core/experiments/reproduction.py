@@ -106,7 +106,9 @@ def verdict(claim: Claim | None, state: TrialState, n_train: int, n_test: int,
         measured = summary.best_acc if claim.accuracy_kind == "best" else summary.final_acc
         tolerance = _tolerance(claim.accuracy, n_test)
         gap = (measured or 0.0) - claim.accuracy
-        if gap >= -tolerance:
+        if gap > tolerance:
+            notes.append(f"claim beaten ({claim.accuracy_kind} {gap:+.2f} points)")
+        elif gap >= -tolerance:
             notes.append(f"claim reproduced ({claim.accuracy_kind} {gap:+.2f} points)")
         else:
             why = []
@@ -262,7 +264,6 @@ def reproduction_markdown(store: ExperimentStore | None = None,
     if pending:
         lines += ["", f"**Not finished** ({len(pending)} of {len(states)}): "
                   + ", ".join(f"{cell(s.trial.point.label)} ({s.status})" for s in pending)
-                  + ". Run `digitlab-cli experiment run "
-                  + ("--reproduce" if name == REPRODUCTION else name)
-                  + "` to continue; this document is regenerated from what is in the store."]
+                  + f". `digitlab-cli experiment run {name}` continues them; this document is "
+                  "regenerated from what is in the store."]
     return "\n".join(lines) + "\n"
