@@ -51,7 +51,7 @@ _CHANNEL_TARGET = Target(None, False, 25000, None, "line 200 (within a 25K targe
 # The channel study names its optimizer (SGD with momentum, line 215) but no learning rate,
 # schedule or epochs: DigitLab's defaults fill them, so its figures are not the study's setup.
 _CHANNEL_NOTE = ("its learning rate, schedule and epochs are not stated: DigitLab's defaults "
-                 "(SGD 0.05, OneCycle, 15 epochs) fill them")
+                 "fill them (`digitlab-cli train --help`)")
 _PG_TARGET = Target(99.4, True, 8000, 15, "line 80 (≥ 99.4% in each of the last 3 epochs, ≤ 15 "
                                           "epochs, < 8000)")
 

@@ -28,6 +28,7 @@ REPRODUCTION = "reproduction"
 MNIST_TRAIN = 60_000
 MNIST_TEST = 10_000
 NOISE_SE = 2.0  # a claim counts as reproduced within this many binomial standard errors
+NOT_LEARNING = 20.0  # % test accuracy: a net below this has not learned (chance is ~10-11%)
 
 
 def writeup_models() -> list[str]:
@@ -100,6 +101,10 @@ def verdict(claim: Claim | None, state: TrialState, n_train: int, n_test: int,
     summary = summarize_run(state.run)
     if claim is not None and claim.params is not None and claim.params != summary.params:
         notes.append(f"parameters differ from the claim by {summary.params - claim.params:+,}")
+    if (summary.final_acc or 0.0) < NOT_LEARNING:
+        notes.append(f"did not learn: {summary.final_acc:.2f}% is what always answering one "
+                     f"digit scores (training loss {state.run.history[-1]['train_loss']:.2f}, "
+                     f"ln 10 = 2.30)")
     if claim is None or claim.accuracy is None:
         notes.append("no accuracy claimed")
     else:
@@ -119,6 +124,13 @@ def verdict(claim: Claim | None, state: TrialState, n_train: int, n_test: int,
             reasons = "; ".join(why)
             notes.append(f"not reproduced: {gap:+.2f} points against the claim"
                          f"{' (' + reasons + ')' if reasons else ''}")
+    if not _recipe(state.run.model):
+        from core.training.config import TrainConfig
+
+        d = TrainConfig()
+        notes.append(f"the write-up states no training recipe for it: DigitLab's defaults "
+                     f"apply ({d.optimizer} lr {d.lr:g}, {d.schedule}, augmentation "
+                     f"{d.augment:g}, {d.epochs} epochs)")
     changed = recipe_changes(state)
     if changed:
         notes.append(f"its write-up recipe has changed since this run ({', '.join(changed)}): "
@@ -126,6 +138,12 @@ def verdict(claim: Claim | None, state: TrialState, n_train: int, n_test: int,
     if claim is not None and claim.note:
         notes.append(claim.note)
     return "; ".join(notes)
+
+
+def _recipe(model: str) -> dict[str, object]:
+    from core.models import get_spec
+
+    return get_spec(model).recipe
 
 
 def recipe_changes(state: TrialState) -> list[str]:
@@ -259,7 +277,7 @@ def reproduction_markdown(store: ExperimentStore | None = None,
                      f"{cell(claimed_params)} | {computed_params(model)} | {cell(claimed_acc)} | "
                      f"{' | '.join(measured)} | "
                      f"{_own_target(claim, state) if summary else '–'} | "
-                     f"{cell(verdict(claim, state, n_train, n_test, len(spec.seeds)))} |")
+                     f"{cell(verdict(claim, state, n_train, n_test, len(spec.seeds)), 2000)} |")
     pending = [s for s in states if s.status != "completed"]
     if pending:
         lines += ["", f"**Not finished** ({len(pending)} of {len(states)}): "

@@ -264,10 +264,10 @@ def _beyond_noise(difference: Difference | None) -> bool:
             and abs(difference.diff) > difference.half_width)
 
 
-def cell(text: str) -> str:
+def cell(text: str, limit: int = 200) -> str:
     """Free text (labels from an experiment file) that cannot break a Markdown table row."""
     cleaned = "".join(ch if ch.isprintable() else " " for ch in str(text))
-    return " ".join(cleaned.replace("|", "\\|").split())[:200] or "–"
+    return " ".join(cleaned.replace("|", "\\|").split())[:limit] or "–"
 
 
 def markdown_report(spec: ExperimentSpec, states: list[TrialState],

@@ -88,3 +88,20 @@ def test_a_recipe_changed_since_the_run_is_flagged(tmp_path, monkeypatch) -> Non
     assert "lr" not in changed and "optimizer" in changed and "epochs" in changed
     assert "its write-up recipe has changed since this run" in reproduction.verdict(
         claim_for("pg-model3"), state, 60_000, 10_000)
+
+
+def test_a_net_that_did_not_learn_and_a_missing_recipe_are_said_plainly(tmp_path) -> None:
+    store = ExperimentStore(RunStore(tmp_path / "runs"))
+    spec = reproduction_spec(base={"train_subset": 10000})
+    store.save(spec)
+    points = spec.grid_points()
+    store.save_points(spec.name, points)
+    index = {p.variant: p.index for p in points}["pg-model1"]
+    run_id = recorded_trial(store.runs, spec.name, f"p{index:03d}-s0", [10.3, 11.35, 11.35])
+    run = store.runs.get(run_id)
+    run.record.model = "pg-model1"
+    run.save_record()
+    row = next(line for line in reproduction_markdown(store).splitlines()
+               if line.startswith("| pg-model1 |"))
+    assert "did not learn: 11.35% is what always answering one digit scores" in row
+    assert "the write-up states no training recipe for it: DigitLab's defaults apply (sgd" in row
