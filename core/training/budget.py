@@ -106,6 +106,7 @@ class BudgetRecord:
     training_s: float = 0.0  # from the first step to the last
     evaluation_s: float = 0.0  # the final evaluation
     ended_at_s: float = 0.0  # when the run ended, counted from the budget's start
+    threads: int = 0  # torch CPU threads it trained with (0: not on the CPU)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -262,9 +263,25 @@ def new_budget(state: TrainState, start: BudgetStart) -> TimeBudget:
     config, device = state.config, state.device
     sync = {"cuda": lambda: torch.cuda.synchronize(device),
             "mps": lambda: torch.mps.synchronize()}.get(device.type)
-    n_eval = len(state.test) + (len(state.val) if state.val is not None else 0)
-    return TimeBudget(config.time_budget, start.at, state.steps_per_epoch, config.batch_size,
-                      n_eval, counted_from=start.what, sync=sync)
+    from core.training.tta import tta_angles
+
+    # The final evaluation reads every test and validation image once per TTA view.
+    views = len(tta_angles(getattr(config, "tta_degrees", 0.0)))
+    n_eval = views * (len(state.test) + (len(state.val) if state.val is not None else 0))
+    budget = TimeBudget(config.time_budget, start.at, state.steps_per_epoch, config.batch_size,
+                        n_eval, counted_from=start.what, sync=sync)
+    budget.record.threads = torch.get_num_threads() if device.type == "cpu" else 0
+    return budget
+
+
+def use_budget_threads(config: TrainConfig) -> None:
+    """On the CPU, as many torch threads as the machine's load leaves cores (speed.py): a
+    budget run's numbers depend on the machine anyway, and on a busy one this is ~10x faster."""
+    from core.training.devices import resolve_device
+    from core.training.speed import use_threads_for_load
+
+    if resolve_device(config.device).type == "cpu":
+        use_threads_for_load()
 
 
 def follow_budget(state: TrainState, budget: TimeBudget) -> None:
@@ -280,6 +297,7 @@ def budget_summary(rec: BudgetRecord) -> str:
     return (f"Time budget {rec.budget_s:g} s (counted from {rec.counted_from}): "
             f"{rec.steps:,} steps = {rec.epochs:.2f} epochs at {rec.final_steps_per_s:.1f} "
             f"steps/s (measured first: {rec.measured_steps_per_s:.1f}; planned "
-            f"{rec.planned_steps:,}); start-up {rec.startup_s:.1f} s, training "
+            f"{rec.planned_steps:,}{f', {rec.threads} CPU threads' if rec.threads else ''}); "
+            f"start-up {rec.startup_s:.1f} s, training "
             f"{rec.training_s:.1f} s, evaluation {rec.evaluation_s:.1f} s, done at "
             f"{rec.ended_at_s:.1f} s.")

@@ -24,6 +24,7 @@ from core.training.budget import (
     budget_summary,
     follow_budget,
     new_budget,
+    use_budget_threads,
 )
 from core.training.control import Reporter, TrainControl
 from core.training.evaluate import eval_batch_size, evaluate, prepare_input
@@ -75,6 +76,8 @@ def train(config: TrainConfig, *, reporter: Reporter | None = None,
             raise ConfigError("A run trained to a time budget cannot be resumed (its time is "
                               "spent): start a new run.")
         budget_start = budget_start or BudgetStart.now()
+        if config.time_budget:
+            use_budget_threads(config)
         state = build_state(config, reporter or Reporter(), control or TrainControl(), run,
                             data, resume)
         if config.time_budget:

@@ -19,6 +19,7 @@ seed wrote it, so its results reproduce; compilation changes no results and appl
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import sys
@@ -52,6 +53,42 @@ def device_recipe(device_type: str, recipe: dict[str, Any], is_ours: bool) -> di
     if device_type == "cpu":
         return {"compile": True}
     return {"compile": False}
+
+
+def threads_for_load(cores: int, load: float) -> int:
+    """torch threads for a CPU run given the other work on the machine (1-minute load average).
+
+    Every layer ends with the threads waiting for each other; when another program has one of
+    the cores, the thread that shares it makes all the others wait. On the 2-core machine with
+    other jobs running (load 11), a dl-dilated-1k step took 866 ms with 2 threads and 91 ms
+    with 1. So: all cores on an idle machine, else the cores left free (at least one).
+    """
+    if load <= 0.75:
+        return cores
+    return max(1, min(cores, math.floor(cores - load)))
+
+
+_THREADS: dict[str, int] = {}  # "default": torch's count before the first change; "set": ours
+
+
+def use_threads_for_load() -> int | None:
+    """Set torch's CPU threads by `threads_for_load` (out of torch's own count) and return it;
+    None where OMP_NUM_THREADS chose them, or someone changed them since the last call. Numbers
+    then depend on the machine's load (the thread count changes rounding), so only runs that
+    depend on it anyway, time-budget runs, call this.
+    """
+    import torch
+
+    if os.environ.get("OMP_NUM_THREADS") or not hasattr(os, "getloadavg"):
+        return None
+    current = torch.get_num_threads()
+    if _THREADS and current != _THREADS["set"]:
+        return None
+    default = _THREADS.get("default", current)
+    threads = threads_for_load(default, os.getloadavg()[0])
+    torch.set_num_threads(threads)
+    _THREADS.update(default=default, set=threads)
+    return threads
 
 
 def compile_unavailable_reason(device: torch.device) -> str:
@@ -114,6 +151,12 @@ def compile_for_training(model: torch.nn.Module, sample: torch.Tensor,
         # CUDA graphs ("reduce-overhead") replay each step as one launch; on the CPU there are
         # no launches to save, only fusion.
         mode = "reduce-overhead" if device.type == "cuda" else "default"
+        if device.type == "cpu":
+            # Kernels read the thread count when they run instead of baking it in: one cached
+            # compilation serves every count (time-budget runs pick it by load, see above).
+            import torch._inductor.config as inductor_config
+
+            inductor_config.cpp.dynamic_threads = True
         compiled = torch.compile(model, mode=mode, dynamic=False)
         for _ in range(3 if device.type == "cuda" else 1):  # CUDA graphs record on a later call
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):

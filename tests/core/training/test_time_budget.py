@@ -60,6 +60,7 @@ def test_the_run_records_the_budget_and_what_it_chose(mnist) -> None:
     record = RunStore().get(RunStore().list()[0].id).record
     chosen = record.env["time_budget"]
     assert chosen["budget_s"] == 5.0 and chosen["counted_from"] == "training start"
+    assert chosen["threads"] >= 1  # trained on the CPU with this many torch threads
     assert chosen["measured_steps_per_s"] > 0 and chosen["planned_steps"] > 0
     assert chosen["steps"] > 0
     assert chosen["epochs"] == pytest.approx(chosen["steps"] / 80)
