@@ -101,7 +101,8 @@ def verdict(claim: Claim | None, state: TrialState, n_train: int, n_test: int,
     summary = summarize_run(state.run)
     if claim is not None and claim.params is not None and claim.params != summary.params:
         notes.append(f"parameters differ from the claim by {summary.params - claim.params:+,}")
-    if (summary.final_acc or 0.0) < NOT_LEARNING:
+    learned = (summary.final_acc or 0.0) >= NOT_LEARNING
+    if not learned:
         notes.append(f"did not learn: {summary.final_acc:.2f}% is what always answering one "
                      f"digit scores (training loss {state.run.history[-1]['train_loss']:.2f}, "
                      f"ln 10 = 2.30)")
@@ -116,10 +117,10 @@ def verdict(claim: Claim | None, state: TrialState, n_train: int, n_test: int,
         elif gap >= -tolerance:
             notes.append(f"claim reproduced ({claim.accuracy_kind} {gap:+.2f} points)")
         else:
-            why = []
-            if n_train < MNIST_TRAIN:
+            why = []  # the likely reasons, when the net did learn
+            if learned and n_train < MNIST_TRAIN:
                 why.append(f"trained on {n_train:,} of {MNIST_TRAIN:,} images")
-            if n_seeds == 1:
+            if learned and n_seeds == 1:
                 why.append("one seed, so seed-to-seed spread is unknown")
             reasons = "; ".join(why)
             notes.append(f"not reproduced: {gap:+.2f} points against the claim"

@@ -105,3 +105,4 @@ def test_a_net_that_did_not_learn_and_a_missing_recipe_are_said_plainly(tmp_path
                if line.startswith("| pg-model1 |"))
     assert "did not learn: 11.35% is what always answering one digit scores" in row
     assert "the write-up states no training recipe for it: DigitLab's defaults apply (sgd" in row
+    assert "not reproduced: -87.23 points against the claim;" in row  # no subset excuse
