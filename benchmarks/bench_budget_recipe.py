@@ -64,7 +64,8 @@ def main() -> None:
         print(f"seed {seed}: validation {final.val_acc:.2f}% (loss {final.val_loss:.4f}), "
               f"test {final.test_acc:.2f}% (recorded only)", flush=True)
     val = [s["val_acc"] for s in per_seed]
-    figures = {"model": args.model, "steps": args.steps, "val_split": args.val_split,
+    figures = {"model": args.model, "note": args.note, "steps": args.steps,
+               "val_split": args.val_split,
                "overrides": overrides, "batch_size": config.batch_size,
                "epochs": round(per_seed[0]["epochs"], 3), "per_seed": per_seed,
                "mean_val_acc": round(statistics.mean(val), 3),

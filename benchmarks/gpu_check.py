@@ -13,7 +13,8 @@ one summary:
   first epoch whose test pass reached it).
 
 Every line it prints is JSON ("env", then one "run" per seed, then "summary"), so the output
-of a remote call is the record. MNIST must be present: DIGITLAB_DATA or --data names its folder.
+of a remote call is the record. MNIST must be present (the GPU machine has no network): --data,
+else DIGITLAB_DATA, else shared/data/mnist in or beside the checkout, else the user data dir.
 
     python benchmarks/gpu_check.py                 # on the GPU machine (~1-2 min)
     python benchmarks/gpu_check.py --smoke         # on any CPU: 2,000 images, 1 epoch, 2 seeds
@@ -25,13 +26,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
 import time
 from typing import Any
 
-from _common import record
+from _common import REPO, record
 
 WALL_TARGET_S = 3.0  # 15 epochs, warm
 MEAN_TARGET = 99.5  # 5-seed mean test accuracy, %
@@ -113,8 +115,13 @@ def main() -> None:
 
         if not torch.cuda.is_available():
             raise SystemExit("gpu_check: no CUDA device here (use --smoke to try it on the CPU).")
+    folder = args.data or os.environ.get("DIGITLAB_DATA")
+    for root in (REPO, REPO.parent):  # the project's shared copy, where it travels along
+        candidate = root / "shared" / "data" / "mnist"
+        if not folder and candidate.is_dir():
+            folder = str(candidate)
     try:
-        data = load_mnist(args.data, fetch=False)
+        data = load_mnist(folder, fetch=False)
     except DigitLabError as e:
         raise SystemExit(f"gpu_check: {e}") from e
     out("env", **environment(base["device"]), smoke=args.smoke)

@@ -213,7 +213,53 @@ TABLES = [
         r["figures"]["torch_wheel"], f"{r['figures']['build_s']:.0f} s",
         r["figures"]["folder_size"], r["figures"]["largest_parts"], r["figures"]["self_test"]]),
         ["torch wheel", "build time", "folder size", "largest parts", "self-test"]),
+    Table("budget_recipe", _one("budget_recipe", lambda r: [
+        f"{r['figures']['model']}: "
+        f"{r['figures'].get('note') or _overrides(r['figures']['overrides'])}",
+        f"{r['figures']['steps']:,} ({r['figures']['epochs']:.2f})",
+        _nums(s["val_acc"] for s in r["figures"]["per_seed"]),
+        _pct(r["figures"]["mean_val_acc"]), f"{r['figures']['mean_val_loss']:.4f}",
+        _nums(s["test_acc"] for s in r["figures"]["per_seed"])]),
+        ["recipe", "steps (epochs)", "validation per seed", "mean", "mean loss",
+         "test per seed (recorded only)"]),
+    Table("time_to_accuracy", lambda r: _time_to_accuracy_rows(r), [
+        "budget", "DigitLab test accuracy per seed", "process wall time per seed",
+        "target", "eager loop's accuracy by then", "command"]),
+    Table("startup", _one("startup", lambda r: [_startup_spans(r["figures"]["runs"][-1]),
+                                                 f"`{r['command']}`"]),
+        ["where a `train --epochs 1` process spends its time (last run)", "command"]),
+    Table("gpu_check", _one("gpu_check", lambda r: [
+        f"{r['figures']['env'].get('gpu', '?')}", _pct(r["figures"]["mean_test_acc"]),
+        f"{r['figures']['mean_wall_s']:.2f} s (max {r['figures']['max_wall_s']:.2f} s)",
+        f"{r['figures']['mean_compile_s']:.1f} s (first {r['figures']['first_compile_s']:.1f} s)",
+        _seconds(r["figures"].get("mean_time_to_99.0")),
+        _seconds(r["figures"].get("mean_time_to_99.4"))]),
+        ["GPU", "5-seed mean", "15 epochs, warm", "compile", "to 99.0%", "to 99.4%"]),
 ]
+
+
+def _seconds(x: float | None) -> str:
+    return "not reached" if x is None else f"{x:.2f} s"
+
+
+def _startup_spans(run: dict[str, Any]) -> str:
+    names = {"startup_s": "start-up", "data_and_model_s": "data + model",
+             "compile_s": "compile", "epoch_s": "epoch", "exit_s": "exit", "total_s": "total"}
+    return ", ".join(f"{label} {run[key]:.1f} s" for key, label in names.items() if key in run)
+
+
+def _time_to_accuracy_rows(r: Record) -> list[list[str]]:
+    if r.get("benchmark") != "time_to_accuracy":
+        return []
+    f, rows = r["figures"], []
+    for budget, s in f["summary"].items():
+        runs = [d for d in f["digitlab"] if f"{d['budget_s']:g}" == budget]
+        target = f"≥ {s['target']}%: {'met' if s['met'] else 'NOT met'}" if s["target"] else "–"
+        eager = ", ".join("no epoch done" if a is None else _pct(a) for a in s["baseline_accs"])
+        rows.append([f"{budget} s", _nums(d["test_acc"] for d in runs),
+                     ", ".join(f"{d['wall_s']:.1f} s" for d in runs), target, eager or "–",
+                     f"`{r['command']}`"])
+    return rows
 
 
 def _cell(text: str) -> str:
