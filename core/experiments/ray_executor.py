@@ -130,7 +130,10 @@ class RayExecutor:
                 mode="max" if self.objective == "val_acc" else "min",
                 max_t=max(int(t.config["epochs"]) for t in tasks),
                 grace_period=self.asha.grace_period,
-                reduction_factor=self.asha.reduction_factor)
+                reduction_factor=self.asha.reduction_factor,
+                # A trial at its last epoch finishes by itself (its final run folder must still
+                # come home); ASHA's own stop there would cut that off.
+                stop_last_trials=False)
         token, stopper, progress = _tune_callbacks(control, reporter)
         trainable = tune.with_resources(tune.with_parameters(_trainable, exchange=exchange),
                                         {"cpu": self.cpus_per_trial})
@@ -163,8 +166,12 @@ class RayExecutor:
         task = TrialTask.from_dict(result.config["task"])
         metrics = result.metrics or {}
         run_id = str(metrics.get("run_id") or ray.get(exchange.latest.remote(task.key)) or "")
+        planned = int(task.config.get("epochs", 0))
         if metrics.get("finished") and result.error is None:
             status, error = str(metrics["status"]), str(metrics.get("error", ""))
+        elif result.error is None and run_id and \
+                self.store.get(run_id).record.epochs_done >= planned > 0:
+            status, error = "completed", ""  # stopped by Tune after its last epoch came home
         elif result.error is not None:
             status, error = "failed", f"its Ray worker failed ({one_line(result.error)})"
         elif control.stop_requested:
@@ -175,7 +182,7 @@ class RayExecutor:
                      f"{self.objective} trailed its rung")
         if run_id:
             run = self.store.get(run_id)
-            if status != run.record.status and status != "completed":
+            if status != run.record.status:
                 run.mark("stopped" if status == EARLY_STOPPED else status, error)
             history = run.record.history
         else:  # it never got to train: leave a failed run saying why
