@@ -23,6 +23,19 @@ _UNDERFIT: dict[str, object] = {**_RECIPE, "augment": 0.0, "augment_stroke": 0.0
 _COMPACT: dict[str, object] = {**_RECIPE, "augment": 0.3, "augment_stroke": 0.1,
                                "label_smoothing": 0.0}
 
+# What `--time-budget` trains on the CPU when no model is named (core.training.launch): the
+# flagship over the few epochs a budget buys (~3 in 30 s, ~7 in 60 s on the idle 2-core
+# machine). On validation after that many steps (benchmarks/bench_budget_recipe.py; RESULTS.md,
+# "Time to accuracy") the flagship's own augmentation and label smoothing tied with none at all,
+# and a higher peak learning rate with a longer warm-up was as good or a little better; so this
+# recipe drops what costs time per step: the affine + stroke augmentation (1.7 ms of CPU a
+# batch, ~5% of a step) and the pen re-drawings (minutes to draw the first time).
+TIME_BUDGET_RECIPE: dict[str, object] = {
+    "model": "dl-dilated-8k", "augment": 0.0, "augment_stroke": 0.0, "label_smoothing": 0.0,
+    "lr": 0.02, "pct_start": 0.2,
+    "augment_pen": 0.0,  # the pen re-drawings take minutes to draw the first time: not here
+}
+
 
 def _ours(name: str, builder: str, recipe: dict[str, object], description: str) -> ModelSpec:
     """One of our nets: `builder` is a function in core/models/digitnet.py."""

@@ -12,7 +12,8 @@ PARAM_BUDGET = 8000  # parameters: a model is "under budget" when it has strictl
 RECIPE_KEYS = frozenset({
     "epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "schedule", "pct_start",
     "step_size", "gamma", "weight_decay", "label_smoothing", "augment", "augment_stroke",
-    "augment_aspect", "augment_elastic", "augment_pen", "ema", "ema_decay", "val_split",
+    "augment_aspect", "augment_elastic", "augment_pen", "pen_writers", "ema", "ema_decay",
+    "val_split",
     "augment_off_epochs", "swa_epochs", "tta_degrees", "tta_in_onnx",
 })
 _CHOICES = {"optimizer": ("sgd", "adam", "adamw"),

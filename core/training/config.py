@@ -23,6 +23,7 @@ MAX_AUGMENT = 3.0  # beyond ±24° rotation and ±24% shift/scale digits stop lo
 MAX_STROKE = 2.0  # up to two 3×3 dilations or erosions: more erases a 28×28 digit
 MAX_SEED = 2**63 - 1  # torch and numpy seeds are 64-bit
 MAX_IMAGES = 10_000_000  # subsets and splits: far above any MNIST-format set
+MAX_PEN_WRITER_COPIES = 10  # drawings of each real pen digit added to training
 MAX_TTA_DEGREES = 30.0  # test-time rotations beyond that turn a 6 toward a 9
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -55,6 +56,9 @@ class TrainConfig:
     augment_aspect: float = 0.0  # proportions jitter: ± this fraction of the digit's width
     augment_elastic: float = 0.0  # elastic warp: ± pixels of a smooth displacement at strength 1
     augment_pen: float = 0.0  # share of images swapped for pen re-drawings (data.pen_variants)
+    # Real pen writers (core.data.pendigits, the 20 training writers only): this many drawings
+    # of each of their ~5,000 digits join the training images (0 = MNIST alone).
+    pen_writers: int = 0
     ema: bool = False  # evaluate and export an exponential moving average of the weights
     ema_decay: float = 0.999  # per step
     # Write-up 004's stable-recipe tail: the last N epochs see the training digits as they are.
@@ -111,6 +115,8 @@ class TrainConfig:
             (0 <= self.augment_aspect < 1, "aspect jitter must be in [0, 1)"),
             (0 <= self.augment_elastic <= 4, "elastic warp must be 0 to 4 pixels"),
             (0 <= self.augment_pen <= 1, "pen re-drawing fraction must be in [0, 1]"),
+            (0 <= self.pen_writers <= MAX_PEN_WRITER_COPIES,
+             f"pen writer copies must be between 0 and {MAX_PEN_WRITER_COPIES}"),
             (0 < self.ema_decay < 1, "EMA decay must be in (0, 1)"),
             (0 <= self.augment_off_epochs <= self.epochs,
              "augmentation-off epochs must be between 0 and the number of epochs"),

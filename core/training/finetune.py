@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from core.data.my_digits import labelled_pngs
-from core.errors import ConfigError
+from core.errors import ConfigError, ModelFileError
 from core.paths import resources_dir
 
 MIN_PER_DIGIT = 5  # drawings of each digit needed before fine-tuning is worth it
@@ -113,7 +113,12 @@ def load_base(base: str, checkpoint: str = "last") -> tuple[dict[str, Any], str,
     from core.training.checkpoints import load_checkpoint
 
     if base == BUNDLED:
-        return load_checkpoint(bundled_checkpoint_path()), "the bundled model", BUNDLED
+        path = bundled_checkpoint_path()
+        if not path.is_file():
+            raise ModelFileError(f"This installation lacks the bundled model's checkpoint "
+                                 f"({path.name}), so it cannot be fine-tuned: train a run (Train "
+                                 f"tab or digitlab-cli train) and teach that one.")
+        return load_checkpoint(path), "the bundled model", BUNDLED
     from core.runs.store import RunStore
 
     run = RunStore().get(base)  # unknown: RunNotFoundError, which says what exists

@@ -22,19 +22,25 @@ def new_run_config(overrides: dict[str, Any], writeup_recipe: bool = False,
 
     Our own models always take their recipe (it is what they were tuned with); a write-up's model
     takes its write-up's recipe when `writeup_recipe` is set, so the write-up can be reproduced.
-    `device_type` ("cpu", "cuda", "mps") names where it will train; None works it out from
-    the overrides' device ("auto" asks torch, so the GUI passes the type it already knows).
+    A time budget on the CPU without a chosen model takes the time-budget recipe (model and
+    settings for a few epochs, core.models.ours). `device_type` ("cpu", "cuda", "mps") names
+    where it will train; None works it out from the overrides' device ("auto" asks torch, so
+    the GUI passes the type it already knows).
     """
     from core.models import get_spec
+    from core.models.ours import TIME_BUDGET_RECIPE
     from core.training.speed import device_recipe, device_type_of
 
-    model = str(overrides.get("model") or TrainConfig.model)
+    if device_type is None:
+        device_type = device_type_of(str(overrides.get("device") or TrainConfig.device))
+    budget_recipe = (dict(TIME_BUDGET_RECIPE) if overrides.get("time_budget")
+                     and not overrides.get("model") and device_type == "cpu" else {})
+    model = str(overrides.get("model") or budget_recipe.pop("model", TrainConfig.model))
     spec = get_spec(model)
     config = TrainConfig(model=model)
     if writeup_recipe or spec.is_ours:
         config = config.with_overrides(**spec.recipe)
-    if device_type is None:
-        device_type = device_type_of(str(overrides.get("device") or config.device))
+    config = config.with_overrides(**budget_recipe)
     config = config.with_overrides(**device_recipe(device_type, config.to_dict(), spec.is_ours))
     return config.with_overrides(**overrides)
 

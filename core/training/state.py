@@ -8,9 +8,10 @@ from the checkpoint of epoch k replays epochs k+1.. exactly as an unbroken run w
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 
 from core.data.mnist import DeviceSplit, MnistArrays, load_mnist, to_device
@@ -155,6 +156,8 @@ def _device_splits(config: TrainConfig, data: MnistArrays | None, device: torch.
     data = data.subset(config.train_subset, config.test_subset)
     if config.val_split:
         data = data.with_validation(config.val_split, seed=config.seed)
+    if config.pen_writers:  # real pen digits join the training images (never val or test)
+        data = _with_pen_writers(data, config, reporter)
     train_split = to_device(data.train_images, data.train_labels, device)
     if config.augment_pen > 0:  # each training digit's pen re-drawing, swapped in per batch
         train_split = attach_pen_variants(train_split, data.train_images, data.train_labels,
@@ -166,6 +169,17 @@ def _device_splits(config: TrainConfig, data: MnistArrays | None, device: torch.
         raise ConfigError(f"Batch size {config.batch_size} is larger than the "
                           f"{len(train_split)} training images: lower the batch size.")
     return train_split, test_split, val_split
+
+
+def _with_pen_writers(data: MnistArrays, config: TrainConfig,
+                      reporter: Reporter) -> MnistArrays:
+    from core.data.pendigits import training_digits
+
+    reporter.status("Drawing the pen writers' digits…")
+    images, labels = training_digits(config.pen_writers, seed=config.seed)
+    return replace(data, train_images=np.concatenate((data.train_images, images)),
+                   train_labels=np.concatenate((data.train_labels,
+                                                labels.astype(data.train_labels.dtype))))
 
 
 def _compile(state: TrainState) -> None:

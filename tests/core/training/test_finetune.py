@@ -166,3 +166,14 @@ def test_fine_tuning_a_run_and_stopping(mnist_dir: Path, tmp_path: Path) -> None
     with pytest.raises(ConfigError, match="at least 5"):
         finetune(run.id, images[:30], labels[:30], tmp_path / "few.onnx", settings,
                  data_dir=str(mnist_dir))
+
+
+def test_a_missing_bundled_checkpoint_says_what_to_do(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import core.training.finetune as finetune_module
+    from core.errors import ModelFileError
+
+    monkeypatch.setattr(finetune_module, "bundled_checkpoint_path", lambda: tmp_path / "no.pt")
+    images, labels = hand(5)
+    with pytest.raises(ModelFileError, match=r"lacks the bundled model's checkpoint.*train a run"):
+        finetune(BUNDLED, images, labels, tmp_path / "p.onnx")

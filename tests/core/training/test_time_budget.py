@@ -12,7 +12,7 @@ from core.errors import ConfigError
 from core.runs.store import RunStore
 from core.training.budget import BudgetStart
 from core.training.config import TrainConfig, lr_multiplier
-from core.training.launch import start_training
+from core.training.launch import new_run_config, start_training
 from core.training.loop import train
 from tests.core.training.test_loop import Recorder
 
@@ -96,3 +96,13 @@ def test_a_long_budget_keeps_augmenting_past_config_epochs(mnist) -> None:
     config = TrainConfig(**{**TINY, "augment": 0.5, "epochs": 2}, time_budget=60.0)
     state = build_state(config, Recorder(), TrainControl(), None, mnist, resume=False)
     assert all(state.augments(epoch) for epoch in range(10))
+
+
+def test_the_budget_recipe_applies_only_when_no_model_is_chosen() -> None:
+    budget = new_run_config({"time_budget": 30.0}, device_type="cpu")
+    plain = new_run_config({}, device_type="cpu")
+    chosen = new_run_config({"time_budget": 30.0, "model": "dl-tiny-1k"}, device_type="cpu")
+    assert budget.time_budget == 30.0 and budget.compile
+    assert (budget.model, budget.augment) != (plain.model, plain.augment)
+    assert chosen.model == "dl-tiny-1k"
+    assert chosen.augment == new_run_config({"model": "dl-tiny-1k"}, device_type="cpu").augment
