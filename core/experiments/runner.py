@@ -141,7 +141,10 @@ def _tasks(spec: ExperimentSpec, store: ExperimentStore, points: list[Point],
             label=point.label, variant=point.variant, values=dict(point.values), seed=seed,
             config=config.to_dict(), run_name=f"{spec.name}: {point.label} · seed {seed}",
             resume_run_id=resume))
-    return tasks
+    # Seed by seed: every recipe's first seed before any recipe's second, so an experiment
+    # stopped early still compares its recipes on the same seeds.
+    order = {seed: i for i, seed in enumerate(spec.seeds)}
+    return sorted(tasks, key=lambda task: (order[task.seed], task.point_index))
 
 
 # --- as a background job (app/shared/jobs.py's `state`: progress, partial results, stop) -----
