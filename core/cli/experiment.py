@@ -263,6 +263,15 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_delete(args: argparse.Namespace) -> int:
+    from core.experiments.storage import ExperimentStore
+
+    removed = ExperimentStore().delete(args.name)
+    print(f"Deleted experiment {args.name} and its {removed} trial run"
+          f"{'' if removed == 1 else 's'}.")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from core.experiments.statistics import markdown_report
     from core.experiments.storage import ExperimentStore
@@ -371,6 +380,11 @@ def add_experiment_commands(sub: argparse._SubParsersAction) -> None:
 
     p = commands.add_parser("list", help="experiments in the store")
     p.set_defaults(handler=cmd_list)
+
+    p = commands.add_parser("delete", help="delete an experiment and its trial runs (a "
+                                           "damaged one too)")
+    p.add_argument("name")
+    p.set_defaults(handler=cmd_delete)
 
     p = commands.add_parser("report", help="Markdown: per recipe mean ± std over seeds, "
                                            "differences with confidence intervals")

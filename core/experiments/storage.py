@@ -12,19 +12,24 @@ run store stays the one owner of results, and a trial's state is read from its n
 from __future__ import annotations
 
 import json
+import os
+import secrets
+import shutil
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from core.errors import ConfigError
+from core.errors import ConfigError, RunBusyError, StorageError
 from core.experiments.spec import ExperimentSpec, Point, Trial, check_name
 from core.fileio import read_untrusted, write_bytes_atomic, write_json_atomic
+from core.runs.record import lock_is_held
 from core.runs.store import RunRecord, RunStore
 
 EARLY_STOPPED = "early-stopped"  # the error text of a run an ASHA scheduler stopped begins so
 _MAX_FILE = 4 * 1024 * 1024  # an experiment's own files are small; anything larger is not ours
+_TRASH_PREFIX = ".deleting-"  # an experiment folder being deleted: out of every listing at once
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,7 @@ class ExperimentStore:
         if not self.root.is_dir():
             return []
         return sorted(p.name for p in self.root.iterdir()
-                      if (p / "experiment.toml").is_file())
+                      if not p.name.startswith(".") and (p / "experiment.toml").is_file())
 
     def load(self, name: str) -> ExperimentSpec:
         path = self.folder(name) / "experiment.toml"
@@ -101,6 +106,37 @@ class ExperimentStore:
             return
         write_bytes_atomic(self.folder(spec.name) / "experiment.toml",
                            spec.to_toml().encode("utf-8"))
+
+    def delete(self, name: str) -> int:
+        """Remove experiment `name`: its trial runs, then its folder; returns the runs removed.
+
+        Its trial runs go too: they are tagged with the name only, so a new experiment of the
+        same name would otherwise adopt them as its own trials. Refused (RunBusyError) while any
+        trial is training; nothing is removed then. A folder that is a link loses the link only;
+        a folder left without a readable definition (damaged) can be deleted all the same.
+        """
+        folder = self.folder(name)  # check_name: one plain name, never a path
+        if not (folder.is_dir() or folder.is_symlink()):
+            known = ", ".join(self.names()) or "none"
+            raise ConfigError(f"No experiment '{name}' to delete (experiments: {known}).")
+        runs = [r for records in self.trial_runs(name).values() for r in records]
+        busy = [r.id for r in runs if lock_is_held(self.runs.root / r.id)]
+        if busy:
+            raise RunBusyError(f"Experiment '{name}' is running (trial run {busy[0]} is "
+                               f"training): stop it before deleting.")
+        for record in runs:
+            self.runs.delete(record.id)
+        if folder.is_symlink():
+            folder.unlink()  # the link only, never what it points to
+            return len(runs)
+        trash = self.root / f"{_TRASH_PREFIX}{name}-{secrets.token_hex(4)}"
+        try:
+            os.rename(folder, trash)  # one rename takes it out of every listing
+            shutil.rmtree(trash)
+        except OSError as e:
+            raise StorageError(f"Could not delete experiment '{name}' in {self.root}: "
+                               f"{e.strerror or e}.") from e
+        return len(runs)
 
     # --- points (the settings tried, sampled ones included, so a resume tries the same) ----
 
