@@ -68,10 +68,17 @@ def spec_from_args(args: argparse.Namespace):  # -> ExperimentSpec
     if args.reproduce:
         return reproduction_spec(args.name or REPRODUCTION, seeds, base)
     if args.file:
-        try:
-            text = Path(args.file).read_text(encoding="utf-8")
+        from core.experiments.spec import MAX_DEFINITION_BYTES
+        from core.fileio import read_untrusted
+
+        try:  # checked for kind and size before a byte is read: /dev/zero, a FIFO, 10 GB
+            text = read_untrusted(Path(args.file), MAX_DEFINITION_BYTES,
+                                  follow_links=True).decode("utf-8")
         except (OSError, UnicodeDecodeError) as e:
-            raise ConfigError(f"Cannot read the experiment file {args.file}: {e}.") from None
+            reason = "it is not UTF-8 text" if isinstance(e, UnicodeDecodeError) else \
+                (e.strerror or str(e))
+            raise ConfigError(f"Cannot read the experiment file {cell(args.file)}: "
+                              f"{reason}.") from None
         spec = ExperimentSpec.from_toml(text)
         if args.name and args.name != spec.name:
             raise ConfigError(f"{args.file} defines experiment '{spec.name}', not "
@@ -165,7 +172,10 @@ class ExperimentPrinter(ExperimentReporter):
 
 def _executor(args: argparse.Namespace, spec: Any, store: Any) -> Any:
     if args.ray:
-        from core.experiments.ray_executor import RayExecutor
+        from core.experiments.ray_executor import LOCAL, RayExecutor, check_reachable
+
+        if not args.ray.startswith(LOCAL):
+            check_reachable(args.ray)  # before the experiment is saved or a trial is counted
 
         return RayExecutor(store.runs, args.ray, cpus_per_trial=args.cpus_per_trial,
                            max_failures=args.max_failures, asha=spec.asha,
@@ -192,8 +202,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     executor = _executor(args, spec, store)
     states = store.states(spec.name, seeds=spec.seeds) if store.exists(spec.name) else []
     done = sum(1 for s in states if s.finished)
-    points = len(spec.grid_points()) if spec.search.kind == "grid" else spec.search.n_trials
-    total = len(states) or points * len(spec.seeds)
+    total = len(states) or spec.point_count() * len(spec.seeds)
     printer = ExperimentPrinter(total, done)
     try:
         outcome = run_experiment(spec, executor, store=store, reporter=printer,
@@ -208,7 +217,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"Experiment {spec.name}: {len(outcome.states)} trials: {summary}. "
           f"{outcome.trials_run} ran in {outcome.wall_s:.1f} s. "
           f"Report: digitlab-cli experiment report {spec.name}")
-    return 0 if counts["failed"] == 0 else 1
+    failed = [s for s in outcome.states if s.status == "failed"]
+    if failed:  # a clean failure the user can act on: exit 2 with one line saying which and why
+        first = failed[0]
+        reason = cell(first.run.error)[:300] if first.run is not None and first.run.error \
+            else "no reason recorded"
+        print(f"digitlab-cli: error: {len(failed)} of {len(outcome.states)} trials failed "
+              f"(first, {first.trial.key}: {reason}). Fix that, then `digitlab-cli experiment "
+              f"run {spec.name} --retry-failed`.", file=sys.stderr)
+        return 2
+    return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -273,14 +291,41 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from core.experiments.report_figures import links, sweep_insight, write_figures
     from core.experiments.statistics import markdown_report
     from core.experiments.storage import ExperimentStore
 
     store = ExperimentStore()
     spec = store.load(args.name)
-    text = markdown_report(spec, store.states(spec.name, seeds=spec.seeds),
-                           store.sessions(spec.name))
+    states = store.states(spec.name, seeds=spec.seeds)
+    figures: dict[str, str] = {}
+    if args.plots:  # the folder is the user's; the file names are fixed (NAME-curves.png, ...)
+        folder = Path(args.plots)
+        if folder.exists() and not folder.is_dir():
+            raise ConfigError(f"--plots {args.plots} is a file: give a folder for the PNGs.")
+        written = write_figures(spec, states, folder, spec.name)
+        for path in written.values():
+            print(f"Wrote {path}.", file=sys.stderr)
+        figures = links(written, Path(args.output) if args.output else None)
+    text = markdown_report(spec, states, store.sessions(spec.name), figures,
+                           sweep_insight(spec, states))
     return _write_or_print(text, args.output)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from core.experiments.export import export_format, export_trials
+    from core.experiments.storage import ExperimentStore
+
+    output = Path(args.output)
+    export_format(output)  # a wrong suffix is said before anything is read
+    store = ExperimentStore()
+    spec = store.load(args.name)
+    states = store.states(spec.name, seeds=spec.seeds)
+    rows = export_trials(spec, states, output)
+    what = f"{rows} rows (one per trial and epoch)" if output.suffix.lower() == ".csv" else \
+        f"{rows} trials"
+    print(f"Wrote {output}: {what} of experiment {spec.name}.")
+    return 0
 
 
 def cmd_reproduction_report(args: argparse.Namespace) -> int:
@@ -390,7 +435,18 @@ def add_experiment_commands(sub: argparse._SubParsersAction) -> None:
                                            "differences with confidence intervals")
     p.add_argument("name")
     p.add_argument("-o", "--output", help="write to this file instead of stdout")
+    p.add_argument("--plots", metavar="DIR",
+                   help="also write PNGs into DIR (NAME-curves.png: mean ± std over seeds; "
+                        "NAME-sweep.png: parallel coordinates and setting importance) and link "
+                        "them; needs digitlab[plots]")
     p.set_defaults(handler=cmd_report)
+
+    p = commands.add_parser("export", help="the trials as CSV or JSON (config, seed, per-epoch "
+                                           "figures) for pandas")
+    p.add_argument("name")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.csv|FILE.json",
+                   help="CSV: one row per trial and epoch; JSON: per trial config and history")
+    p.set_defaults(handler=cmd_export)
 
     report = sub.choices.get("report")
     if report is not None:  # `digitlab-cli report --reproduction` prints docs/REPRODUCTION.md

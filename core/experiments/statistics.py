@@ -5,8 +5,10 @@ recipe beats another beyond seed-to-seed noise. Torch-free; numbers in, numbers 
   its finished seeds, and whether every seed meets the write-ups' "consistent" criterion
   (core/runs/report.py owns it: ≥ 99.4% test accuracy in each of the last three epochs).
 - Two points: the difference of their means with a Welch t-interval (unequal variances, 95%),
-  and a verdict in words. Decisions are read on the validation split when the trials hold one
-  out; without one the test figures are reported, labelled as such, and nothing is chosen.
+  and a verdict in words. Where both ran the same seeds of the same model, also the paired
+  difference over those seeds (paired t-test: seed-to-seed noise shared by both cancels).
+  Decisions are read on the validation split when the trials hold one out; without one the
+  test figures are reported, labelled as such, and nothing is chosen.
 """
 
 from __future__ import annotations
@@ -149,6 +151,53 @@ def welch(a: list[float], b: list[float], a_label: str = "A", b_label: str = "B"
     return Difference(a_label, b_label, metric, diff, half, df, sa.n, sb.n)
 
 
+@dataclass(frozen=True)
+class PairedDifference:
+    """B − A over seeds both ran (same model): mean of the per-seed differences, its t-interval
+    and the two-sided p-value of the paired t-test."""
+
+    a: str
+    b: str
+    metric: str
+    n: int  # seeds in common
+    diff: float
+    half_width: float | None  # None: fewer than two seeds in common
+    p_value: float | None
+
+    @property
+    def text(self) -> str:
+        loss = self.metric.endswith("loss")
+        unit, digits = ("", 4) if loss else (" points", 2)
+        head = (f"{self.b} − {self.a} on the same seeds, paired t-test over {self.n} seeds: "
+                f"{self.diff:+.{digits}f}")
+        if self.half_width is None or self.p_value is None:
+            return f"{head}{unit} (one seed in common: no test)"
+        beyond = "beyond noise" if abs(self.diff) > self.half_width else "not beyond noise"
+        return (f"{head} ± {self.half_width:.{digits}f}{unit} ({CONFIDENCE:.0%}), "
+                f"p = {self.p_value:.3g}: {beyond}")
+
+
+def paired(a: dict[int, float], b: dict[int, float], a_label: str = "A", b_label: str = "B",
+           metric: str = "test_acc", confidence: float = CONFIDENCE) -> PairedDifference | None:
+    """Paired t-test of B − A over the seeds both hold (seed → value); None without one."""
+    seeds = sorted(set(a) & set(b))
+    if not seeds:
+        return None
+    diffs = [b[s] - a[s] for s in seeds]
+    stats = summarize(diffs)
+    assert stats is not None
+    if stats.std is None:
+        return PairedDifference(a_label, b_label, metric, 1, stats.mean, None, None)
+    n, se = stats.n, stats.std / math.sqrt(stats.n)
+    if se == 0.0:  # the same difference on every seed: no noise left to test against
+        p = 1.0 if stats.mean == 0.0 else 0.0
+        return PairedDifference(a_label, b_label, metric, n, stats.mean, 0.0, p)
+    t = stats.mean / se
+    p = min(1.0, 2.0 * (1.0 - t_cdf(abs(t), n - 1)))
+    half = t_quantile(0.5 + confidence / 2.0, n - 1) * se
+    return PairedDifference(a_label, b_label, metric, n, stats.mean, half, p)
+
+
 # --- groups of trials ------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -164,6 +213,8 @@ class GroupStats:
     params: int
     seconds: float  # mean training + evaluation time of a finished trial
     values: dict[str, list[float]]  # metric → per-seed values (finished seeds), for intervals
+    by_seed: dict[str, dict[int, float]]  # metric → seed → value (finished seeds), for pairing
+    models: frozenset[str]  # the model(s) its finished trials trained
 
     @property
     def label(self) -> str:
@@ -185,6 +236,9 @@ def group_stats(spec: ExperimentSpec, states: list[TrialState]) -> list[GroupSta
         done = [s for s in members if s.status == "completed" and s.run is not None]
         values = {key: [v for v in (s.history_value(key) for s in done) if v is not None]
                   for key in ("test_acc", "val_acc", "val_loss")}
+        by_seed = {key: {s.trial.seed: v for s in done
+                         if (v := s.history_value(key)) is not None}
+                   for key in ("test_acc", "val_acc", "val_loss")}
         summaries = [summarize_run(s.run) for s in done if s.run is not None]
         out.append(GroupStats(
             point=points[index], trials=len(members), finished=len(done),
@@ -194,7 +248,9 @@ def group_stats(spec: ExperimentSpec, states: list[TrialState]) -> list[GroupSta
             consistent=sum(1 for s in summaries if s.meets_accuracy),
             params=max((s.params for s in summaries), default=0),
             seconds=(sum(s.seconds for s in summaries) / len(summaries)) if summaries else 0.0,
-            values=values))
+            values=values, by_seed=by_seed,
+            models=frozenset(str(s.run.config.get("model", s.run.model)) for s in done
+                             if s.run is not None)))
     return out
 
 
@@ -209,6 +265,15 @@ def compare(a: GroupStats, b: GroupStats, metric: str) -> Difference | None:
     if not a.values[metric] or not b.values[metric]:
         return None
     return welch(a.values[metric], b.values[metric], a.label, b.label, metric)
+
+
+def compare_paired(a: GroupStats, b: GroupStats, metric: str) -> PairedDifference | None:
+    """The paired difference where both recipes trained the same single model on at least two
+    common seeds; None otherwise (different models or seeds: nothing pairs them)."""
+    if len(a.models) != 1 or a.models != b.models:
+        return None
+    result = paired(a.by_seed[metric], b.by_seed[metric], a.label, b.label, metric)
+    return result if result is not None and result.n > 1 else None
 
 
 def best_group(groups: list[GroupStats], objective: str) -> GroupStats | None:
@@ -245,8 +310,16 @@ def differences(groups: list[GroupStats], objective: str) -> list[str]:
     note = ("" if metric != "test_acc" else
             " (no validation split: test figures, reported only, nothing chosen on them)")
     lines = [f"Differences in final {METRIC_NAMES[metric]}{note}, each recipe against "
-             f"{done[0].label} (Welch t-interval, {CONFIDENCE:.0%})"]
-    lines += [d.verdict for d in (compare(done[0], g, metric) for g in done[1:]) if d]
+             f"{done[0].label} (Welch t-interval, {CONFIDENCE:.0%}; where both ran the same "
+             f"seeds of one model, also the paired t-test)"]
+    for g in done[1:]:
+        welch_diff = compare(done[0], g, metric)
+        if welch_diff is None:
+            continue
+        pair = compare_paired(done[0], g, metric)
+        lines.append(welch_diff.verdict)
+        if pair is not None:
+            lines.append(pair.text)
     chosen = best_group(groups, objective) if metric != "test_acc" else None
     if chosen is not None:
         ties = [g.label for g in done if g is not chosen
@@ -271,8 +344,12 @@ def cell(text: str, limit: int = 200) -> str:
 
 
 def markdown_report(spec: ExperimentSpec, states: list[TrialState],
-                    sessions: list[dict[str, Any]] | None = None) -> str:
-    """The experiment's report: per-recipe table, differences with verdicts, the choice."""
+                    sessions: list[dict[str, Any]] | None = None,
+                    figures: dict[str, str] | None = None,
+                    insight: list[str] | None = None) -> str:
+    """The experiment's report: per-recipe table, differences with verdicts, the choice.
+    `figures` ("curves", "sweep" → a link the caller made from the user's paths) are shown
+    after the table and with the sweep's `insight` (importance lines, heading first)."""
     groups = group_stats(spec, states)
     lines = [f"# Experiment {cell(spec.name)}", ""]
     if spec.description:
@@ -302,9 +379,19 @@ def markdown_report(spec: ExperimentSpec, states: list[TrialState],
             f"{g.params:,} | {format_seconds(g.seconds)} |")
     lines += ["", f"Consistent: every one of a seed's last three epochs at ≥ {TARGET_ACCURACY}% "
               f"test accuracy. Std is over seeds (n − 1)."]
+    figures = figures or {}
+    if "curves" in figures:
+        lines += ["", f"![Per recipe: mean over seeds with a ±1 std band]({figures['curves']})"]
     findings = differences(groups, spec.objective)
     if findings:
         lines += ["", f"## {findings[0]}", "", *(f"- {cell(line)}" for line in findings[1:])]
+    if insight or "sweep" in figures:
+        lines += ["", f"## {cell(insight[0]) if insight else 'The sweep, trial by trial'}", ""]
+        lines += [f"- {cell(line)}" for line in (insight or [])[1:]]
+        if "sweep" in figures:
+            coloured = METRIC_NAMES[decision_metric(groups, spec.objective)]
+            lines += ["", f"![Parallel coordinates: one line per trial, coloured by final "
+                          f"{coloured}]({figures['sweep']})"]
     return "\n".join(lines) + "\n"
 
 

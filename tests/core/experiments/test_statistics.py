@@ -126,5 +126,8 @@ def test_a_choice_within_noise_says_so(tmp_path) -> None:
         recorded_trial(store.runs, "tie", key, [99.0] * 3, [val] * 3)
     lines = differences(group_stats(spec, store.states("tie")), "val_acc")
     assert lines[1].startswith("no difference beyond noise between lr=0.02 and lr=0.01")
-    assert lines[2] == ("Chosen on validation accuracy: lr=0.02 (98.30 ± 0.28); not beyond "
+    # Same model, same seeds: the paired test sees +0.10 on both seeds (no spread at all).
+    assert lines[2] == ("lr=0.02 − lr=0.01 on the same seeds, paired t-test over 2 seeds: "
+                        "+0.10 ± 0.00 points (95%), p = 0: beyond noise")
+    assert lines[3] == ("Chosen on validation accuracy: lr=0.02 (98.30 ± 0.28); not beyond "
                         "noise of lr=0.01: more seeds would tell.")
