@@ -142,25 +142,43 @@ def remove_stale_temp_files(folder: Path, older_than_s: float = STALE_TEMP_SECON
     return removed
 
 
-def read_untrusted(path: Path, max_bytes: int) -> bytes:
-    """The bytes of a file that may be anything: a regular file (not a link, FIFO or device)
-    of at most `max_bytes`. Raises OSError (FileNotFoundError, or a plain OSError saying why)."""
+def read_untrusted(path: Path, max_bytes: int, *, follow_links: bool = False) -> bytes:
+    """The bytes of a file that may be anything: a regular file (not a FIFO, device, socket or
+    folder) of at most `max_bytes`, checked before a byte is read. A link is refused, unless
+    `follow_links` (a file the user named: then what it points to is checked instead). Raises
+    OSError (FileNotFoundError, or a plain OSError saying in words what is wrong)."""
     path = Path(path)
-    info = path.lstat()
+    info = path.stat() if follow_links else path.lstat()
     if stat.S_ISLNK(info.st_mode):
         raise OSError(f"{path.name} is a link, not a file")
-    if not stat.S_ISREG(info.st_mode):
-        raise OSError(f"{path.name} is not a regular file")
-    if info.st_size > max_bytes:
-        raise OSError(f"{path.name} is {info.st_size:,} bytes, more than the {max_bytes:,} "
-                      f"such a file can hold")
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    _check_plain(path, info, max_bytes)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)  # a FIFO swapped in never blocks open
+    if not follow_links:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
     fd = os.open(path, flags)
     with os.fdopen(fd, "rb") as f:
-        data = f.read(max_bytes + 1)
+        info = os.fstat(f.fileno())  # what was opened, not what was looked at before
+        _check_plain(path, info, max_bytes)
+        # Read what the size says (+1 to see growth), never a max_bytes buffer up front.
+        data = f.read(info.st_size + 1)
+        if len(data) > info.st_size:
+            data += f.read(max_bytes + 1 - len(data))
     if len(data) > max_bytes:
         raise OSError(f"{path.name} grew past {max_bytes:,} bytes while being read")
     return data
+
+
+def _check_plain(path: Path, info: os.stat_result, max_bytes: int) -> None:
+    if stat.S_ISDIR(info.st_mode):
+        raise OSError(f"{path.name} is a folder, not a file")
+    if not stat.S_ISREG(info.st_mode):
+        kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(info.st_mode) else
+                "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else
+                "a socket" if stat.S_ISSOCK(info.st_mode) else "a special file")
+        raise OSError(f"{path.name} is {kind}, not a regular file")
+    if info.st_size > max_bytes:
+        raise OSError(f"{path.name} is {info.st_size:,} bytes, more than the {max_bytes:,} "
+                      f"such a file can hold")
 
 
 def from_saved(cls: type[T], data: Mapping[str, Any]) -> T:

@@ -31,7 +31,7 @@ from core.cli.finetune import add_finetune_command
 from core.cli.handwriting import add_handwriting_command
 from core.cli.onnx_commands import add_onnx_commands
 from core.cli.run_commands import add_run_commands, interrupted_message, print_damaged
-from core.errors import DigitLabError
+from core.errors import ConfigError, DigitLabError
 from core.runs.best import CHECKPOINT_HELP
 from core.text import printable
 from core.training.control import Reporter
@@ -179,6 +179,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     overrides = {f.name: getattr(args, f.name) for f in _config_fields()
                  if getattr(args, f.name, None) is not None}
+    if args.resume is not None:
+        _check_resume_alone(args, overrides)
     if args.data:
         overrides["data_dir"] = str(args.data)
     printer = ProgressPrinter(args.quiet)
@@ -200,6 +202,20 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"Finished ({result.status}): final test accuracy {last.test_acc:.2f}% after "
               f"{result.epochs_done} epoch(s).")
     return 0 if result.status == "completed" else 1
+
+
+def _check_resume_alone(args: argparse.Namespace, overrides: dict[str, object]) -> None:
+    """--resume continues a run with the settings it was started with: refuse what it would
+    otherwise ignore (a time budget, epochs, a name...) and an empty run name."""
+    if not args.resume.strip():
+        raise ConfigError("--resume needs a run id or name (see `digitlab-cli runs`).")
+    given = ["--" + k.replace("_", "-") for k in overrides]
+    given += [flag for flag, value in (("--data", args.data), ("--name", args.name),
+                                       ("--writeup-recipe", args.writeup_recipe)) if value]
+    if given:
+        raise ConfigError(f"--resume continues run {printable(args.resume, 80)} with the "
+                          f"settings it started with; {', '.join(given)} cannot change them. "
+                          f"Leave {'it' if len(given) == 1 else 'them'} out, or start a new run.")
 
 
 def _config_fields():  # type: ignore[no-untyped-def]

@@ -19,6 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from core.errors import ConfigError
 from core.experiments.trial import (
     ExperimentReporter,
     TrialOutcome,
@@ -38,13 +39,28 @@ def cpu_cores() -> int:
         return os.cpu_count() or 1
 
 
+def check_local_limits(parallel: int, threads: int) -> None:
+    """Trials at once and threads per trial within what this machine has (ConfigError saying
+    the allowed range): more only makes every trial wait for the others."""
+    cores = cpu_cores()
+    most = max(2, cores)
+    if isinstance(parallel, bool) or not isinstance(parallel, int) or not 1 <= parallel <= most:
+        raise ConfigError(f"--parallel {parallel} is out of range: run 1 to {most} trials at "
+                          f"once on this machine ({cores} cores).")
+    if isinstance(threads, bool) or not isinstance(threads, int) or not 0 <= threads <= cores:
+        raise ConfigError(f"--threads {threads} is out of range: 1 to {cores} torch threads "
+                          f"per trial on this machine, or 0 for the cores split between "
+                          f"the trials.")
+
+
 class LocalExecutor:
     def __init__(self, store: RunStore | None = None, parallel: int = 1,
                  threads: int = 0) -> None:
         """`threads` fixes torch's threads per trial (0: all cores when one at a time, the
         cores split between the workers when parallel)."""
         self.store = store or RunStore()
-        self.parallel = max(1, parallel)
+        check_local_limits(parallel, threads)
+        self.parallel = parallel
         self.threads = threads or (0 if self.parallel == 1
                                    else max(1, cpu_cores() // self.parallel))
         self.name = f"local ×{self.parallel}" if self.parallel > 1 else "local"

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,35 @@ from core.training.control import TrainControl
 from core.training.metrics import EpochMetrics
 
 LOCAL = "local"  # --ray local[:N]: a private Ray instance on this machine (N CPUs)
+CONNECT_DEADLINE_S = 10.0  # how long a cluster's address may take to answer
+MAX_CPUS_PER_TRIAL = 256
+MAX_FAILURES = 100
+
+
+def check_reachable(address: str, deadline_s: float = CONNECT_DEADLINE_S) -> None:
+    """ConfigError at once when nothing listens at a HOST:PORT (or ray://HOST:PORT) address.
+
+    Ray keeps retrying an address nobody answers at (3 minutes and more of its own warnings);
+    one plain TCP connection with a deadline says so first. "auto" is left to Ray: it reads
+    the address of the cluster `ray start` left on this machine, and fails fast without one.
+    """
+    target = address.removeprefix("ray://")
+    host, sep, port_text = target.rpartition(":")
+    if address == "auto" or not sep:
+        return
+    host = host.strip("[]")  # an IPv6 address in brackets
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536 or not host:
+        raise ConfigError(f"--ray '{address}' is not an address: give HOST:PORT (Ray's head "
+                          f"node, port 6379 unless changed), auto, or local[:CPUS].")
+    try:
+        with socket.create_connection((host, int(port_text)), timeout=deadline_s):
+            pass
+    except OSError as e:
+        reason = "no answer" if isinstance(e, TimeoutError) else (e.strerror or str(e))
+        raise ConfigError(f"Nothing answers at {host}:{port_text} (waited up to "
+                          f"{deadline_s:g} s for Ray's head node: {reason}). Start the cluster "
+                          f"with `ray start --head` there, check the address and port, or use "
+                          f"--ray local.") from None
 
 
 def import_ray() -> Any:
@@ -58,8 +89,14 @@ class RayExecutor:
                  cpus_per_trial: int = 1, max_failures: int = 1,
                  asha: AshaSpec | None = None, objective: str = "val_acc") -> None:
         self.store = store or RunStore()
-        self.address, self.cpus_per_trial = address, max(1, cpus_per_trial)
-        self.max_failures, self.asha, self.objective = max(0, max_failures), asha, objective
+        if not 1 <= cpus_per_trial <= MAX_CPUS_PER_TRIAL:
+            raise ConfigError(f"--cpus-per-trial {cpus_per_trial} is out of range: 1 to "
+                              f"{MAX_CPUS_PER_TRIAL}.")
+        if not 0 <= max_failures <= MAX_FAILURES:
+            raise ConfigError(f"--max-failures {max_failures} is out of range: 0 to "
+                              f"{MAX_FAILURES} retries of a trial whose worker dies.")
+        self.address, self.cpus_per_trial = address, cpus_per_trial
+        self.max_failures, self.asha, self.objective = max_failures, asha, objective
         self.name = f"Ray ({address})"
         self._started_ray = False
 
@@ -76,15 +113,18 @@ class RayExecutor:
             if os.environ.get("DIGITLAB_DATA"):  # the same machine: the same MNIST folder
                 env_vars["DIGITLAB_DATA"] = os.environ["DIGITLAB_DATA"]
             ray.init(num_cpus=int(cpus) if cpus.isdigit() else None, include_dashboard=False,
-                     log_to_driver=False, runtime_env={"env_vars": env_vars})
+                     log_to_driver=False, logging_level=logging.ERROR,
+                     runtime_env={"env_vars": env_vars})
         else:
             # Workers on other machines get this DigitLab's `core` package with each job, so
             # driver and workers run the same code; they need torch installed and MNIST (their
             # DIGITLAB_DATA, or they fetch it).
             import core
 
+            check_reachable(self.address)  # Ray itself retries a dead address for minutes
             try:
                 ray.init(address=self.address, log_to_driver=False,
+                         logging_level=logging.ERROR,
                          runtime_env={"py_modules": [str(Path(core.__file__).parent)],
                                       "env_vars": env_vars})
             except (ConnectionError, RuntimeError, ValueError) as e:

@@ -65,8 +65,14 @@ def run_experiment(spec: ExperimentSpec, executor: Executor, *,
     reporter = reporter or ExperimentReporter()
     control = control or TrainControl()
     spec.validate()
-    store.save(spec)
-    points = _known_points(spec, store)
+    is_new = not (store.folder(spec.name).is_dir() or store.folder(spec.name).is_symlink())
+    try:
+        store.save(spec)
+        points = _known_points(spec, store)
+    except BaseException:
+        if is_new and store.folder(spec.name).is_dir():
+            store.delete(spec.name)  # a definition refused before any trial ran leaves nothing
+        raise
     session = new_session(executor.name)
     t0, ran = time.perf_counter(), 0
     attempted: set[str] = set()  # each trial runs at most once per session: no retry loops

@@ -28,6 +28,7 @@ A point is one setting of the variant and the searched fields; a trial is a poin
 from __future__ import annotations
 
 import json
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -43,6 +44,13 @@ OBJECTIVES = ("val_acc", "val_loss")
 # (seeds come from `seeds`) and the MNIST folder (where the data is, not how to train).
 _NOT_SETTABLE = frozenset({"seed", "data_dir"})
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# Limits that refuse at once what would otherwise run (or sample) for hours or days.
+MAX_SEEDS = 100
+MAX_SEED = 2**31 - 1  # numpy's and torch's generators both take it
+MAX_N_TRIALS = 1000  # settings a random or TPE search samples
+MAX_TRIALS = 5000  # points x seeds of one experiment
+MAX_DESCRIPTION_CHARS = 1000
+MAX_DEFINITION_BYTES = 1024 * 1024  # the saved experiment.toml; its reader refuses more
 
 
 def settable_fields() -> dict[str, type]:
@@ -71,16 +79,21 @@ def coerce(key: str, value: Any) -> Any:
             raise ValueError
         if kind is int:
             number = float(value)
-            if isinstance(value, bool) or number != int(number):
+            if isinstance(value, bool) or not math.isfinite(number) or number != int(number):
                 raise ValueError
             return int(number)
         if kind is float:
-            if isinstance(value, bool):
+            if isinstance(value, bool) or not math.isfinite(float(value)):
                 raise ValueError
             return float(value)
+        if not isinstance(value, str | int | float):
+            raise TypeError  # a table or list where a word belongs
         return str(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{key} = {value!r} is not a {kind.__name__}.") from None
+    except (TypeError, ValueError, OverflowError):
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "…"
+        hint = {int: " (a whole number)", float: " (a finite number)"}.get(kind, "")
+        article = "an" if kind.__name__[0] in "aeiou" else "a"
+        raise ConfigError(f"{key} = {shown} is not {article} {kind.__name__}{hint}.") from None
 
 
 @dataclass(frozen=True)
@@ -130,7 +143,16 @@ class Point:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Point:
-        return cls(int(data["index"]), str(data.get("variant", "")), dict(data["values"]))
+        """A saved point, every part checked: ConfigError saying what is wrong, never a
+        TypeError (points.json may be damaged or written by hand)."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"a point is {type(data).__name__}, not a table")
+        index, variant, values = data.get("index"), data.get("variant", ""), data.get("values")
+        if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+            raise ConfigError(f"a point's index is {index!r:.40}, not a whole number ≥ 0")
+        if not isinstance(variant, str) or not isinstance(values, dict):
+            raise ConfigError(f"point {index} needs a variant name and a table of values")
+        return cls(index, variant, {str(k): coerce(str(k), v) for k, v in values.items()})
 
 
 @dataclass(frozen=True)
@@ -169,10 +191,17 @@ class ExperimentSpec:
     def validate(self) -> None:
         """ConfigError naming the first thing wrong (before any trial starts)."""
         check_name(self.name)
-        if not self.seeds or any(not isinstance(s, int) or s < 0 for s in self.seeds):
-            raise ConfigError("seeds must be a non-empty list of non-negative whole numbers.")
+        if not 1 <= len(self.seeds) <= MAX_SEEDS:
+            raise ConfigError(f"Give 1 to {MAX_SEEDS} seeds (got {len(self.seeds):,}).")
+        if any(isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SEED
+               for s in self.seeds):
+            raise ConfigError(f"seeds must be whole numbers from 0 to {MAX_SEED:,}.")
         if len(set(self.seeds)) != len(self.seeds):
             raise ConfigError(f"seeds repeat a value: {self.seeds}.")
+        if not isinstance(self.description, str) or len(self.description) > MAX_DESCRIPTION_CHARS:
+            raise ConfigError(f"The description is {len(str(self.description)):,} characters; "
+                              f"keep it to at most {MAX_DESCRIPTION_CHARS:,} (a line or two "
+                              f"saying what the experiment asks).")
         if self.objective not in OBJECTIVES:
             raise ConfigError(f"objective must be one of {', '.join(OBJECTIVES)} (decisions use "
                               f"the validation split, never the test set).")
@@ -191,6 +220,8 @@ class ExperimentSpec:
                 if kind not in (int, float):
                     coerce(key, values.low)  # raises for unknown keys
                     raise ConfigError(f"{key}: only numeric settings take a range.")
+                if not (math.isfinite(values.low) and math.isfinite(values.high)):
+                    raise ConfigError(f"{key}: a range needs finite ends.")
                 if not values.low < values.high or (values.log and values.low <= 0):
                     raise ConfigError(f"{key}: a range needs low < high (and low > 0 for log).")
             else:
@@ -198,17 +229,31 @@ class ExperimentSpec:
                     raise ConfigError(f"{key}: give at least one value to try.")
                 search.space[key] = [coerce(key, v) for v in values]
         if search.kind != "grid":
-            if search.n_trials < 1:
-                raise ConfigError(f"A {search.kind} search needs n_trials ≥ 1 (settings to "
-                                  f"sample).")
+            if not 1 <= search.n_trials <= MAX_N_TRIALS:
+                raise ConfigError(f"A {search.kind} search needs n_trials from 1 to "
+                                  f"{MAX_N_TRIALS:,} (settings to sample; got "
+                                  f"{search.n_trials:,}).")
             if self.variants:
                 raise ConfigError("Variants go with grid searches; for a random or TPE search "
                                   "put the choice into the search space.")
             if not search.space:
                 raise ConfigError(f"A {search.kind} search needs a search space.")
-        if self.asha is not None and (self.asha.grace_period < 1
-                                      or self.asha.reduction_factor < 2):
-            raise ConfigError("ASHA needs grace_period ≥ 1 epoch and reduction_factor ≥ 2.")
+        if self.asha is not None and not (1 <= self.asha.grace_period <= 1000
+                                          and 2 <= self.asha.reduction_factor <= 100):
+            raise ConfigError("ASHA needs grace_period from 1 to 1000 epochs and "
+                              "reduction_factor from 2 to 100.")
+        trials = self.point_count() * len(self.seeds)
+        if trials > MAX_TRIALS:
+            raise ConfigError(f"This experiment has {trials:,} trials (settings x seeds); at "
+                              f"most {MAX_TRIALS:,} are allowed. Fewer values, variants or "
+                              f"seeds, or split it into several experiments.")
+
+    def point_count(self) -> int:
+        """How many points (settings) the experiment tries, counted without listing them."""
+        if self.search.kind != "grid":
+            return self.search.n_trials
+        sizes = [len(v) for v in self.search.space.values() if isinstance(v, list)]
+        return math.prod(sizes) * max(1, len(self.variants))
 
     @property
     def chooses(self) -> bool:
@@ -230,7 +275,7 @@ class ExperimentSpec:
                 **point.values, "seed": seed}
 
     def trial_config(self, point: Point, seed: int) -> TrainConfig:
-        from core.training.launch import new_run_config
+        from core.workflows.launch import new_run_config
 
         config = new_run_config(self.overrides(point, seed), self.writeup_recipe)
         config.validate()
@@ -291,9 +336,9 @@ class ExperimentSpec:
                               int(asha.get("reduction_factor", 2))) if asha else None)
         except KeyError as e:
             raise ConfigError(f"The experiment definition lacks {e.args[0]!r}.") from None
-        except (TypeError, ValueError, AttributeError) as e:
-            raise ConfigError(f"The experiment definition has a value of the wrong kind ({e}).") \
-                from None
+        except (TypeError, ValueError, AttributeError, OverflowError) as e:
+            raise ConfigError(f"The experiment definition has a value of the wrong kind "
+                              f"({str(e)[:200]}).") from None
         spec.validate()
         return spec
 

@@ -12,6 +12,7 @@ run store stays the one owner of results, and a trial's state is read from its n
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 import shutil
@@ -22,7 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ConfigError, RunBusyError, StorageError
-from core.experiments.spec import ExperimentSpec, Point, Trial, check_name
+from core.experiments.spec import (
+    MAX_DEFINITION_BYTES,
+    ExperimentSpec,
+    Point,
+    Trial,
+    check_name,
+)
 from core.fileio import read_untrusted, write_bytes_atomic, write_json_atomic
 from core.runs.record import lock_is_held
 from core.runs.store import RunRecord, RunStore
@@ -74,14 +81,26 @@ class ExperimentStore:
         return (self.folder(name) / "experiment.toml").is_file()
 
     def names(self) -> list[str]:
-        if not self.root.is_dir():
+        """Every experiment folder, damaged ones too (their `load` says what is wrong)."""
+        try:
+            entries = list(os.scandir(self.root))
+        except OSError:
             return []
-        return sorted(p.name for p in self.root.iterdir()
-                      if not p.name.startswith(".") and (p / "experiment.toml").is_file())
+        return sorted(e.name for e in entries if _is_experiment_name(e.name)
+                      and (e.is_dir(follow_symlinks=False) or e.is_symlink()))
 
     def load(self, name: str) -> ExperimentSpec:
-        path = self.folder(name) / "experiment.toml"
+        folder = self.folder(name)
+        path = folder / "experiment.toml"
+        if folder.is_symlink():
+            raise ConfigError(f"Experiment '{name}' is a link to another folder; DigitLab does "
+                              f"not follow it. Delete the link with `digitlab-cli experiment "
+                              f"delete {name}`.")
         if not path.is_file():
+            if folder.is_dir() or folder.is_symlink():
+                raise ConfigError(f"Experiment '{name}' is damaged: its folder has no "
+                                  f"experiment.toml. Delete it with `digitlab-cli experiment "
+                                  f"delete {name}`.")
             known = ", ".join(self.names()) or "none yet"
             raise ConfigError(f"No experiment '{name}' (experiments: {known}). Start one with "
                               f"`digitlab-cli experiment run {name} ...`.")
@@ -104,8 +123,11 @@ class ExperimentStore:
                                   f"definition: resume it with `digitlab-cli experiment run "
                                   f"{spec.name}` alone, or choose a new name.")
             return
-        write_bytes_atomic(self.folder(spec.name) / "experiment.toml",
-                           spec.to_toml().encode("utf-8"))
+        text = spec.to_toml().encode("utf-8")
+        if len(text) > MAX_DEFINITION_BYTES:  # it could not be read back: refuse it now
+            raise ConfigError(f"The experiment's definition is {len(text):,} bytes; at most "
+                              f"{MAX_DEFINITION_BYTES:,} are allowed. Shorten its texts.")
+        write_bytes_atomic(self.folder(spec.name) / "experiment.toml", text)
 
     def delete(self, name: str) -> int:
         """Remove experiment `name`: its trial runs, then its folder; returns the runs removed.
@@ -141,8 +163,21 @@ class ExperimentStore:
     # --- points (the settings tried, sampled ones included, so a resume tries the same) ----
 
     def points(self, name: str) -> list[Point]:
+        """The saved points; ConfigError (one line, what to do) when points.json is damaged."""
         data = self._read_json(name, "points.json", [])
-        return [Point.from_dict(p) for p in data]
+        try:
+            if not isinstance(data, list):
+                raise ConfigError(f"it holds {type(data).__name__}, not a list of points")
+            points = [Point.from_dict(p) for p in data]
+            if [p.index for p in points] != list(range(len(points))):
+                raise ConfigError("its points are not numbered 0, 1, 2, ... in order")
+        except ConfigError as e:
+            path = self.folder(name) / "points.json"
+            raise ConfigError(f"Experiment '{name}' is damaged: {path} is not a list of points "
+                              f"({str(e).rstrip('.')}). Delete that file to list its points "
+                              f"again, or delete the experiment (`digitlab-cli experiment "
+                              f"delete {name}`).") from None
+        return points
 
     def save_points(self, name: str, points: list[Point]) -> None:
         write_json_atomic(self.folder(name) / "points.json", [p.to_dict() for p in points])
@@ -150,7 +185,10 @@ class ExperimentStore:
     # --- sessions: each `experiment run`, for wall times -----------------------------------
 
     def sessions(self, name: str) -> list[dict[str, Any]]:
-        return list(self._read_json(name, "sessions.json", []))
+        """Each recorded session; entries of the wrong shape are left out (a log, not a
+        result: a damaged entry must not stop a report)."""
+        data = self._read_json(name, "sessions.json", [])
+        return [s for s in data if _is_session(s)] if isinstance(data, list) else []
 
     def add_session(self, name: str, session: dict[str, Any]) -> None:
         sessions = [s for s in self.sessions(name) if s.get("id") != session.get("id")]
@@ -192,6 +230,25 @@ class ExperimentStore:
         except (OSError, ValueError) as e:
             raise ConfigError(f"{path} is unreadable ({e}); delete it to start that part "
                               f"again.") from None
+
+
+def _is_experiment_name(name: str) -> bool:
+    try:
+        check_name(name)
+    except ConfigError:
+        return False
+    return True
+
+
+def _is_session(entry: Any) -> bool:
+    if not isinstance(entry, dict):
+        return False
+    wall, ran = entry.get("wall_s", 0.0), entry.get("trials_run", 0)
+    return (isinstance(wall, int | float) and not isinstance(wall, bool)
+            and math.isfinite(wall) and wall >= 0
+            and isinstance(ran, int) and not isinstance(ran, bool) and ran >= 0
+            and all(isinstance(entry.get(k, ""), str)
+                    for k in ("id", "started", "executor", "host")))
 
 
 def new_session(executor: str) -> dict[str, Any]:
