@@ -131,6 +131,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from core.onnx_io.classifier import DigitClassifier
 
     model, images = _predict_inputs(args)
+    if args.explain_png and len(images) != 1:
+        raise ImageError("--explain-png writes one map: give one image with it (--explain "
+                         "prints a map for each).")
     clf = DigitClassifier(model, normalization=args.normalization)
     results = []
     for image_path in images:
@@ -150,6 +153,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
                         "top3": [[d, round(p, 4)] for d, p in pred.top(3)]})
         if not args.json:
             _print_prediction(results[-1])
+        if args.explain or args.explain_png:
+            _explain(args, clf, image28, results[-1])
     if args.json:
         print_json(results)
     failed = sum("error" in r for r in results)
@@ -165,6 +170,28 @@ def _print_prediction(r: dict[str, Any]) -> None:
     digit = "none" if r["digit"] is None else r["digit"]
     print(f"{printable(r['image'], 300)}: {digit}"
           + (f"  ({top})" if top else "  (no digit on the canvas)"))
+
+
+def _explain(args: argparse.Namespace, clf: Any, image28: np.ndarray,
+             result: dict[str, Any]) -> None:
+    """The occlusion map (core/onnx_io/explain.py): printed as text, in the JSON, and/or
+    written as a PNG to the file named by --explain-png (the user's path, nothing else)."""
+    from core.onnx_io.explain import as_text, occlusion, save_png
+
+    found = occlusion(clf, image28)
+    if args.explain_png:
+        save_png(found, image28, Path(args.explain_png))
+    if args.json:
+        result["explain"] = {"runner_up": found.runner_up, "patches": found.patches,
+                             "support": np.round(found.support, 4).tolist()}
+        return
+    if args.explain:
+        print(f"Which ink favours {found.digit} (@ # + strong to weak) and which the runner-up "
+              f"{found.runner_up} (~ - = strong to weak), by occluding {found.patches} squares:")
+        print(as_text(found, image28))
+    if args.explain_png:
+        print(f"Wrote the map to {printable(args.explain_png, 300)} (red: towards "
+              f"{found.digit}, blue: towards {found.runner_up}).")
 
 
 def add_onnx_commands(sub: argparse._SubParsersAction) -> None:
@@ -188,4 +215,10 @@ def add_onnx_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--normalization", choices=("auto", "none", "mnist"), default="auto",
                    help="input normalisation for files without DigitLab metadata")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--explain", action="store_true",
+                   help="also show which ink drove the answer and which favours the runner-up "
+                        "(occlusion: forward passes of the ONNX model only)")
+    p.add_argument("--explain-png", metavar="FILE.png",
+                   help="write that map as a PNG (red: towards the answer, blue: towards the "
+                        "runner-up); one image only")
     p.set_defaults(handler=cmd_predict)
