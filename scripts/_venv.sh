@@ -3,7 +3,8 @@
 # pyproject.toml changed since the last install (its SHA-256 per extra is kept in .venv/).
 # EXTRA is "base" (the app) or "dev" (the app plus the test tools; it covers "base" too).
 # pip's output goes to .venv/digitlab-install.log and is shown only when the install fails.
-# Environment: PYTHON (default python3) makes the venv.
+# Environment: PYTHON (default python3) makes the venv. DIGITLAB_TORCH chooses torch's wheel on
+# the first install: auto (default: CPU-only on Linux without an NVIDIA GPU), cpu, or pypi.
 
 VENV=.venv
 PYTHON=${PYTHON:-python3}
@@ -27,6 +28,39 @@ _make_venv() {
   fi
 }
 
+# PyPI's Linux torch wheels are CUDA builds: measured in a venv here, 3.2 GB of NVIDIA libraries
+# and 0.9 GB of triton beside torch's own 1.2 GB, none of it used without an NVIDIA GPU. The
+# CPU-only wheel from PyTorch's own index is 0.75 GB installed.
+TORCH_CPU_INDEX=${DIGITLAB_TORCH_CPU_INDEX:-https://download.pytorch.org/whl/cpu}
+
+_has_nvidia_gpu() {  # the driver is loaded, or its tool is installed
+  [ -e /proc/driver/nvidia ] || command -v nvidia-smi >/dev/null 2>&1
+}
+
+_wants_cpu_torch() {
+  case "${DIGITLAB_TORCH:-auto}" in
+    cpu) return 0 ;;
+    pypi) return 1 ;;
+    # macOS wheels are CPU/MPS builds already; Linux without the NVIDIA driver gets no use of CUDA.
+    auto) [ "$(uname -s)" = Linux ] && ! _has_nvidia_gpu ;;
+    *) _die "DIGITLAB_TORCH is '$DIGITLAB_TORCH'; use auto, cpu (CPU-only torch) or pypi (PyPI's torch)." ;;
+  esac
+}
+
+_has_torch() { compgen -G "$VENV/lib/python3*/site-packages/torch" >/dev/null; }
+
+_install_cpu_torch() {  # before DigitLab, so its `torch` requirement is already met; log: $1
+  _wants_cpu_torch || return 0
+  _has_torch && return 0  # a torch installed earlier stays: changing it is the user's choice
+  echo "No NVIDIA GPU here: installing the CPU-only torch from $TORCH_CPU_INDEX" \
+       "(about 0.8 GB instead of 5 GB with the CUDA libraries; DIGITLAB_TORCH=pypi skips this)..." >&2
+  if ! "$VENV/bin/python" -m pip install --timeout 20 --retries 1 --index-url "$TORCH_CPU_INDEX" \
+       torch torchvision >>"$1" 2>&1; then
+    echo "Could not install it from $TORCH_CPU_INDEX (offline or blocked? details in $1);" \
+         "installing PyPI's torch instead, CUDA libraries included." >&2
+  fi
+}
+
 _stamp() { echo "$VENV/digitlab-pyproject-$1.sha256"; }
 
 _up_to_date() {  # the install for extra $1 matches today's pyproject.toml
@@ -42,11 +76,15 @@ ensure_installed() {
   [ -x "$VENV/bin/python" ] || _make_venv
   echo "Installing DigitLab ($target) into $VENV: first start, or pyproject.toml changed." \
        "The first time this downloads torch and Qt and takes a few minutes..." >&2
-  if ! "$VENV/bin/python" -m pip install -e "$target" >"$log" 2>&1; then
+  : >"$log"
+  _install_cpu_torch "$log"
+  if ! "$VENV/bin/python" -m pip install -e "$target" >>"$log" 2>&1; then
     tail -n 30 "$log" >&2
     _die "installing failed (whole log: $log)."
   fi
   _sha256 pyproject.toml >"$(_stamp "$extra")"
   [ "$extra" = dev ] && cp "$(_stamp dev)" "$(_stamp base)"
+  echo "Installed. The command line is $VENV/bin/digitlab-cli; to type just digitlab-cli," \
+       "run 'source $VENV/bin/activate' once in your shell (README: The command line)." >&2
   return 0
 }

@@ -148,12 +148,14 @@ def _fake_checkout(root: Path) -> Path:
     return root
 
 
-def _start(root: Path, *args: str) -> tuple[str, list[str]]:
+def _start(root: Path, *args: str, torch: str = "pypi") -> tuple[str, list[str]]:
+    """Run the copied start.sh; `torch` is DIGITLAB_TORCH (pypi: no CPU-only torch step, which
+    tests/app/test_start_cpu_torch.py covers)."""
     log = root / ".venv" / "calls.log"
     log.unlink(missing_ok=True)
     proc = subprocess.run(["bash", "scripts/start.sh", *args], cwd=root, text=True,
                           capture_output=True, timeout=60,
-                          env={**os.environ, "QT_QPA_PLATFORM": ""})
+                          env={**os.environ, "QT_QPA_PLATFORM": "", "DIGITLAB_TORCH": torch})
     assert proc.returncode == 0, proc.stderr
     calls = log.read_text().splitlines() if log.exists() else []
     return proc.stdout + proc.stderr, calls
