@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.draw.canvas import PEN_RANGE, DrawingCanvas, PixelPreview
+from app.draw.explain_view import ExplainView
 from app.draw.model_column import ModelColumn
 from app.draw.model_picker import ClassifierCache, describe, exported_models
 from app.draw.my_digits_panel import MyDigitsPanel
@@ -87,6 +88,7 @@ class DrawTab(QWidget):
         self.my_digits = MyDigitsPanel(self.store)
         self.compare_box = QCheckBox("Compare with a second model")
         self.compare_box.setToolTip("Run a second model on the same drawing, side by side")
+        self.explain = ExplainView(self._settings)  # the first model's map, in the background
         self._make_actions()
         self._build_layout()
 
@@ -105,6 +107,7 @@ class DrawTab(QWidget):
             column.picker.status_message.connect(self.status_message)
         self.primary.picker.settled.connect(self._first_model_settled)
         self.compare_box.toggled.connect(self.set_compare)
+        self.explain.toggle.toggled.connect(self._explain_now)
         self.my_digits.save_requested.connect(self.save_digit)
         self.my_digits.set_changed.connect(self._on_set_changed)
         self.my_digits.status_message.connect(self.status_message)
@@ -188,6 +191,8 @@ class DrawTab(QWidget):
         middle.addWidget(caption)
         middle.addWidget(self.preview)
         middle.addWidget(note)
+        middle.addSpacing(12)
+        middle.addWidget(self.explain)
         middle.addStretch(1)
 
         # Right: the models.
@@ -237,7 +242,7 @@ class DrawTab(QWidget):
         """End the tab's background jobs (model loading, My-digits scoring), waiting up to
         `timeout` s in all; True when every thread has ended. No job reports back afterwards."""
         runners = [r for column in (self.primary, self.secondary) for r in column.job_runners]
-        runners.append(self.my_digits.teach.jobs)
+        runners += [self.my_digits.teach.jobs, self.explain.jobs]
         return shutdown_all(runners, timeout)
 
     @Slot(bool)
@@ -273,6 +278,7 @@ class DrawTab(QWidget):
             column.predict(self._image28)
         self.my_digits.set_can_save(self._image28 is not None)
         self.my_digits.set_reading(self.primary.view.prediction)
+        self.explain.request(self.primary.classifier, self._image28)  # off: returns at once
 
     @Slot(int)
     def save_digit(self, label: int) -> bool:
@@ -345,6 +351,12 @@ class DrawTab(QWidget):
         column.predict(self._image28)
         if column is self.primary:
             self.my_digits.set_reading(self.primary.view.prediction)
+            self.explain.request(clf, self._image28)
+
+    @Slot(bool)
+    def _explain_now(self, on: bool) -> None:
+        if on:
+            self.explain.request(self.primary.classifier, self._image28)
 
     def _setting_key(self, column: ModelColumn) -> str:
         return "draw/model" if column is self.primary else "draw/compare_model"

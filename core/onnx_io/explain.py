@@ -54,21 +54,23 @@ def occlusion(clf: DigitClassifier, image28: np.ndarray, patch: int = PATCH) -> 
     base = clf.predict_proba(image)[0]
     order = np.argsort(base)[::-1]
     digit, runner_up = int(order[0]), int(order[1])
-    corners = [(y, x) for y in range(SIDE - patch + 1) for x in range(SIDE - patch + 1)
-               if image[y:y + patch, x:x + patch].max() >= INK]
+    # Top-left corners of the squares holding ink: (P,) each. Vectorised throughout, so the
+    # thread computing a map holds the GIL only briefly (the GUI thread keeps reading).
+    windows = np.lib.stride_tricks.sliding_window_view(image, (patch, patch))  # (K, K, p, p)
+    ys, xs = np.nonzero(windows.max(axis=(2, 3)) >= INK)
     drop = np.zeros((SIDE, SIDE), np.float64)
     rise = np.zeros((SIDE, SIDE), np.float64)
-    if corners:
-        batch = np.repeat(image[None], len(corners), axis=0)  # (P, 28, 28)
-        for i, (y, x) in enumerate(corners):
-            batch[i, y:y + patch, x:x + patch] = 0.0
-        probs = clf.predict_proba(batch)  # (P, 10)
-        for (y, x), p in zip(corners, probs, strict=True):
-            drop[y:y + patch, x:x + patch] += base[digit] - p[digit]
-            rise[y:y + patch, x:x + patch] += p[runner_up] - base[runner_up]
+    if len(ys):
+        rows, cols = np.arange(SIDE), np.arange(SIDE)
+        in_rows = (rows[None] >= ys[:, None]) & (rows[None] < ys[:, None] + patch)  # (P, 28)
+        in_cols = (cols[None] >= xs[:, None]) & (cols[None] < xs[:, None] + patch)
+        squares = (in_rows[:, :, None] & in_cols[:, None, :]).astype(np.float64)  # (P, 28, 28)
+        probs = clf.predict_proba(image[None] * (1.0 - squares).astype(np.float32))  # (P, 10)
+        drop = np.tensordot(base[digit] - probs[:, digit], squares, axes=1)
+        rise = np.tensordot(probs[:, runner_up] - base[runner_up], squares, axes=1)
     coverage = _coverage(patch)
     return Explanation(digit, runner_up, base, (drop / coverage).astype(np.float32),
-                       (rise / coverage).astype(np.float32), len(corners))
+                       (rise / coverage).astype(np.float32), len(ys))
 
 
 def _coverage(patch: int) -> np.ndarray:

@@ -1,0 +1,126 @@
+"""Explain a reading (issue 25.4): what the occlusion map costs, and whether the reading stays fast.
+
+1. Occlusion time: `core.onnx_io.explain.occlusion` on real MNIST test digits (the forward
+   passes of every 4×4 square holding ink, one batch), per digit.
+2. Draw-to-reading latency on the GUI thread: the Draw tab's `update_prediction` (strokes →
+   28×28 → model → bars), timed for drawings made one after another at the tab's own update
+   pace (UPDATE_DELAY_MS), with "Explain the reading" off and on. On, each reading also hands the
+   drawing to the map's background job, and maps compute while the next readings happen.
+   Target: p50 under 1 ms with the map off.
+
+    python benchmarks/bench_explain.py [--model FILE.onnx] [--digits 200] [--readings 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from _common import emit, percentile
+
+from core.data.mnist import load_mnist
+from core.onnx_io.classifier import DigitClassifier
+from core.onnx_io.explain import occlusion
+from core.paths import bundled_model_path
+
+# Strokes in canvas units (0..280) of a 7, a 1 and a 4; each reading draws one, jittered.
+SHAPES = [[[(80, 70), (125, 66), (170, 66), (196, 70), (172, 112), (152, 154), (140, 196),
+            (128, 224)]],
+          [[(140, 56), (140, 98), (140, 140), (140, 182), (140, 224)]],
+          [[(110, 60), (95, 120), (90, 150), (150, 150), (185, 150)], [(160, 90), (160, 230)]]]
+
+
+def occlusion_times(clf: DigitClassifier, n: int) -> tuple[list[float], list[int]]:
+    data = load_mnist(fetch=False)
+    images = data.test_images[:n].astype(np.float32) / 255.0
+    for image in images[:5]:  # warm-up
+        occlusion(clf, image)
+    times, patches = [], []
+    for image in images:
+        t0 = time.perf_counter()
+        found = occlusion(clf, image)
+        times.append((time.perf_counter() - t0) * 1e3)
+        patches.append(found.patches)
+    return times, patches
+
+
+def reading_times(model: str, n: int, explain: bool) -> tuple[list[float], int, int]:
+    """(update_prediction ms per drawing, maps shown, maps dropped as stale)."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from app.draw.tab import UPDATE_DELAY_MS, DrawTab
+    from core.data.my_digits import MyDigits
+
+    app = QApplication.instance() or QApplication([])
+    folder = Path(tempfile.mkdtemp())
+    settings = QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat)
+    settings.setValue("draw/model", model)
+    tab = DrawTab(settings=settings, store=MyDigits(folder / "my_digits"))
+    tab.resize(1100, 700)
+    tab.show()
+    deadline = time.monotonic() + 60
+    while (tab.loading or tab.classifier is None) and time.monotonic() < deadline:
+        app.processEvents()
+    tab.explain.toggle.setChecked(explain)
+    rng = np.random.default_rng(0)
+    times = []
+    for i in range(n + 20):
+        tab.canvas.clear()
+        for stroke in SHAPES[i % len(SHAPES)]:
+            dx, dy, s = rng.uniform(-30, 30), rng.uniform(-30, 30), rng.uniform(0.7, 1.1)
+            tab.canvas.add_stroke([(140 + (x - 140) * s + dx, 140 + (y - 140) * s + dy)
+                                   for x, y in stroke])
+        app.processEvents()
+        t0 = time.perf_counter()
+        tab.update_prediction()
+        elapsed = (time.perf_counter() - t0) * 1e3
+        if i >= 20:  # the first readings warm caches up
+            times.append(elapsed)
+        pace = time.monotonic() + UPDATE_DELAY_MS / 1000
+        while time.monotonic() < pace:  # the next drawing comes at the tab's update pace
+            app.processEvents()
+            time.sleep(0.001)
+    while tab.explain.busy:
+        app.processEvents()
+    shown, dropped = tab.explain.maps_shown, tab.explain.maps_dropped
+    tab.shutdown(10.0)
+    tab.close()
+    return times, shown, dropped
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default=str(bundled_model_path()))
+    parser.add_argument("--digits", type=int, default=200, help="MNIST digits to explain")
+    parser.add_argument("--readings", type=int, default=300, help="timed readings per mode")
+    args = parser.parse_args()
+
+    clf = DigitClassifier(args.model)
+    occ, patches = occlusion_times(clf, args.digits)
+    off, _, _ = reading_times(args.model, args.readings, explain=False)
+    on, shown, dropped = reading_times(args.model, args.readings, explain=True)
+    figures = {"model": clf.name, "params": clf.param_count, "digits": args.digits,
+               "readings": args.readings,
+               "occlusion_p50_ms": percentile(occ, 50), "occlusion_p99_ms": percentile(occ, 99),
+               "patches_mean": float(np.mean(patches)),
+               "reading_off_p50_ms": percentile(off, 50), "reading_off_p99_ms": percentile(off, 99),
+               "reading_on_p50_ms": percentile(on, 50), "reading_on_p99_ms": percentile(on, 99),
+               "maps_shown": shown, "maps_dropped_stale": dropped}
+    f = figures
+    emit("explain", figures,
+         f"{clf.name}: occlusion map p50 {f['occlusion_p50_ms']:.1f} ms (p99 "
+         f"{f['occlusion_p99_ms']:.1f} ms, {f['patches_mean']:.0f} forward passes per digit); "
+         f"draw-to-reading on the GUI thread p50 {f['reading_off_p50_ms']:.3f} ms with the map "
+         f"off (target < 1 ms: {'met' if f['reading_off_p50_ms'] < 1 else 'MISSED'}), "
+         f"{f['reading_on_p50_ms']:.3f} ms on (p99 {f['reading_off_p99_ms']:.3f} / "
+         f"{f['reading_on_p99_ms']:.3f} ms); {shown} maps shown, {dropped} dropped as stale")
+
+
+if __name__ == "__main__":
+    main()
