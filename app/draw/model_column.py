@@ -20,12 +20,17 @@ from app.shared.dialogs import plain_tooltip
 from app.shared.jobs import JobRunner
 from core.data.my_digits import DigitScore, MyDigits
 from core.onnx_io.classifier import DigitClassifier
+from core.text import printable
 
 
 def score_text(score: DigitScore) -> str:
+    # Files left out are counted here and named in the tooltip: "61 saved" must never read as
+    # "60 of 60" without a word.
+    skipped = f", {len(score.skipped)} skipped" if score.skipped else ""
     if score.n == 0:
-        return "My digits: none saved yet"
-    return f"My digits: {score.accuracy:.1f} % right ({score.correct} of {score.n})"
+        return f"My digits: none saved yet{skipped}" if not skipped else \
+            f"My digits: none readable{skipped}"
+    return f"My digits: {score.accuracy:.1f} % right ({score.correct} of {score.n}{skipped})"
 
 
 class ModelColumn(QWidget):
@@ -106,10 +111,13 @@ class ModelColumn(QWidget):
             return
         self._score_pending = False
         self.score.setText(score_text(score))
-        self.score.setToolTip(plain_tooltip("\n".join(
-            f"{d}: {score.class_accuracy(d):.0f} % of {n}"
-            for d, (_, n) in sorted(score.per_class.items())
-            if not math.isnan(score.class_accuracy(d)))))
+        lines = [f"{d}: {score.class_accuracy(d):.0f} % of {n}"
+                 for d, (_, n) in sorted(score.per_class.items())
+                 if not math.isnan(score.class_accuracy(d))]
+        if score.skipped:
+            lines += ["", "Skipped:", *(printable(note, 200) for note in score.skipped[:20])]
+            lines += [f"… and {len(score.skipped) - 20} more"] if len(score.skipped) > 20 else []
+        self.score.setToolTip(plain_tooltip("\n".join(lines)))
 
     @Slot(object)
     def _score_failed(self, error: BaseException) -> None:

@@ -12,7 +12,12 @@ On disk, under `core.paths.my_digits_dir()` (one folder of PNGs, no index file t
 `<id>` is a UTC timestamp with microseconds (`20261122T202652-123456`), so names sort by save
 time across labels and never collide within one process. Each file is written atomically; the
 label is the folder name, so moving a PNG to another folder relabels it. Files that are not
-28×28 grey-readable PNGs are skipped when loading, never fatal: the user may drop anything there.
+28×28 grey-readable PNGs are skipped when loading, never fatal: the user may drop anything there;
+each one skipped is named with the reason (`DigitScore.skipped`).
+
+Trust: the folder may hold anything. Links (a label folder or a file) are never followed, written
+through or deleted through, and nothing but regular files is opened (a FIFO would block for ever);
+each file is size-checked before it is read and its header before it is decoded.
 """
 
 from __future__ import annotations
@@ -20,7 +25,10 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import os
 import shutil
+import stat
+import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +40,7 @@ from PIL import Image, UnidentifiedImageError
 from core.data.canvas import SIZE, canvas_to_mnist, ink_map
 from core.data.mnist import MNIST_MEAN, MNIST_STD
 from core.errors import ConfigError, ImageError
-from core.fileio import write_bytes_atomic
+from core.fileio import read_untrusted, write_bytes_atomic
 from core.paths import my_digits_dir
 
 if TYPE_CHECKING:
@@ -41,6 +49,8 @@ if TYPE_CHECKING:
 
 CANVAS_SUFFIX = ".canvas.png"
 LABELS = range(10)
+MAX_DIGIT_FILE_BYTES = 1 * 2**20  # a saved 28×28 PNG is ~300 bytes
+MAX_IMAGE_FILE_BYTES = 32 * 2**20  # a labelled drawing (finetune --images) of any size
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,7 @@ class DigitScore:
     correct: int
     per_class: dict[int, tuple[int, int]]  # label → (correct, total), labels present only
     predictions: np.ndarray = field(repr=False, compare=False)  # (n,) int: predicted digits
+    skipped: tuple[str, ...] = ()  # one "label/file: why" per file in the set not scored
 
     def class_accuracy(self, label: int) -> float:
         correct, total = self.per_class.get(label, (0, 0))
@@ -80,8 +91,10 @@ class DigitScore:
         }
 
 
-def score_predictions(predictions: np.ndarray, labels: np.ndarray) -> DigitScore:
-    """Predicted digits (N,) against true labels (N,) → DigitScore."""
+def score_predictions(predictions: np.ndarray, labels: np.ndarray,
+                      skipped: tuple[str, ...] | list[str] = ()) -> DigitScore:
+    """Predicted digits (N,) against true labels (N,) → DigitScore (`skipped`: files left out,
+    "label/name: why")."""
     predictions = np.asarray(predictions, dtype=np.int64).reshape(-1)
     labels = np.asarray(labels, dtype=np.int64).reshape(-1)
     hits = predictions == labels
@@ -90,7 +103,7 @@ def score_predictions(predictions: np.ndarray, labels: np.ndarray) -> DigitScore
     n = int(labels.size)
     correct = int(hits.sum())
     accuracy = 100.0 * correct / n if n else math.nan
-    return DigitScore(accuracy, n, correct, per_class, predictions)
+    return DigitScore(accuracy, n, correct, per_class, predictions, tuple(skipped))
 
 
 class MyDigits:
@@ -103,17 +116,39 @@ class MyDigits:
     # ------------------------------------------------------------------ reading
 
     def entries(self) -> list[MyDigit]:
-        """Every saved digit, oldest first (ids sort by save time)."""
+        """Every saved digit, oldest first (ids sort by save time): regular files in plain
+        label folders only (see `scan` for what is left out and why)."""
+        return self.scan()[0]
+
+    def scan(self) -> tuple[list[MyDigit], list[str]]:
+        """The saved digits, and one "label/name: why" per entry left out: a label folder or
+        file that is a link (never followed), a FIFO, device or other special file."""
         found: list[MyDigit] = []
+        skipped: list[str] = []
+        if _is_link(self.root):
+            return found, [f"{self.root.name}: the My digits folder is a link; DigitLab does "
+                           f"not follow it"]
         for label in LABELS:
             folder = self.root / str(label)
-            if not folder.is_dir():
+            if _is_link(folder):
+                skipped.append(f"{label}: the label folder is a link; DigitLab does not "
+                               f"follow it (remove the link)")
                 continue
-            for path in folder.glob("*.png"):
-                if path.name.endswith(CANVAS_SUFFIX) or path.name.startswith("."):
+            try:
+                items = list(os.scandir(folder))
+            except OSError:  # missing (nothing saved with this label) or not a folder
+                continue
+            for item in items:
+                name = item.name
+                if (not name.endswith(".png") or name.endswith(CANVAS_SUFFIX)
+                        or name.startswith(".")):
                     continue
-                found.append(MyDigit(path.stem, label, path))
-        return sorted(found, key=lambda e: (e.id, e.label))
+                why = _not_a_plain_file(item)
+                if why:
+                    skipped.append(f"{label}/{name}: {why}")
+                    continue
+                found.append(MyDigit(name[:-len(".png")], label, Path(item.path)))
+        return sorted(found, key=lambda e: (e.id, e.label)), sorted(skipped)
 
     def count(self) -> int:
         return len(self.entries())
@@ -128,17 +163,27 @@ class MyDigits:
     def images_labels(self) -> tuple[np.ndarray, np.ndarray]:
         """(N, 28, 28) float32 in [0, 1] white on black, and (N,) int64 labels, oldest first.
 
-        Unreadable or wrongly sized files are skipped, so N can be below `count()`.
+        Unreadable or wrongly sized files are skipped, so N can be below `count()`; `load`
+        also says which and why.
         """
+        images, labels, _ = self.load()
+        return images, labels
+
+    def load(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """`images_labels()` and one "label/name: why" per file left out (links, special
+        files, unreadable, too large, not 28×28): never fatal, never silent."""
+        entries, skipped = self.scan()
         images, labels = [], []
-        for entry in self.entries():
-            image = _read_digit_png(entry.path)
-            if image is not None:
-                images.append(image)
-                labels.append(entry.label)
+        for entry in entries:
+            image, why = _read_digit_png(entry.path)
+            if image is None:
+                skipped.append(f"{entry.label}/{entry.path.name}: {why}")
+                continue
+            images.append(image)
+            labels.append(entry.label)
         if not images:
-            return np.zeros((0, SIZE, SIZE), np.float32), np.zeros((0,), np.int64)
-        return np.stack(images), np.asarray(labels, dtype=np.int64)
+            return np.zeros((0, SIZE, SIZE), np.float32), np.zeros((0,), np.int64), skipped
+        return np.stack(images), np.asarray(labels, dtype=np.int64), skipped
 
     def fingerprint(self) -> str:
         """A short hash of which digits the set holds: a stored score with another fingerprint
@@ -183,6 +228,10 @@ class MyDigits:
         except ValueError as e:
             raise ImageError(f"This drawing cannot be saved: {e}.") from e
         entry = self._new_entry(label)
+        if _is_link(self.root) or _is_link(entry.path.parent):
+            raise ImageError(f"My digits' folder {entry.path.parent} is a link to somewhere "
+                             f"else; DigitLab does not write through links. Remove the link "
+                             f"(its digits stay where it points) and save again.")
         # The canvas first: a digit PNG present means its whole entry is there.
         if ink is not None:
             write_bytes_atomic(entry.canvas_path, _png_bytes(ink))
@@ -190,7 +239,8 @@ class MyDigits:
         return entry
 
     def remove(self, index: int) -> MyDigit:
-        """Delete the index-th digit of `entries()` (negative counts from the newest)."""
+        """Delete the index-th digit of `entries()` (negative counts from the newest): a regular
+        file in a plain label folder, never anything a link leads to."""
         entries = self.entries()
         try:
             entry = entries[index]
@@ -198,13 +248,21 @@ class MyDigits:
             raise ConfigError(f"There is no saved digit number {index} "
                               f"(the set holds {len(entries)}).") from None
         entry.path.unlink(missing_ok=True)
-        entry.canvas_path.unlink(missing_ok=True)
+        if not _is_link(entry.canvas_path):  # a link there is the user's: left alone
+            entry.canvas_path.unlink(missing_ok=True)
         return entry
 
     def clear(self) -> None:
-        """Delete every saved digit (only the label folders this store writes)."""
+        """Delete every saved digit (only the label folders this store writes; a label folder
+        that is a link loses the link only, never what it points to)."""
+        if _is_link(self.root):
+            return
         for label in LABELS:
-            shutil.rmtree(self.root / str(label), ignore_errors=True)
+            folder = self.root / str(label)
+            if _is_link(folder):
+                folder.unlink(missing_ok=True)
+            else:
+                shutil.rmtree(folder, ignore_errors=True)
 
     def _new_entry(self, label: int) -> MyDigit:
         folder = self.root / str(label)
@@ -218,12 +276,13 @@ class MyDigits:
     # ------------------------------------------------------------------ scoring
 
     def score_classifier(self, clf: DigitClassifier) -> DigitScore:
-        """Accuracy of an ONNX classifier on the whole set (n = 0: accuracy nan)."""
-        images, labels = self.images_labels()
+        """Accuracy of an ONNX classifier on the whole set (n = 0: accuracy nan);
+        files left out are named in `skipped`."""
+        images, labels, skipped = self.load()
         if labels.size == 0:
-            return score_predictions(labels, labels)
+            return score_predictions(labels, labels, skipped)
         predictions = np.argmax(clf.predict_proba(images), axis=1)
-        return score_predictions(predictions, labels)
+        return score_predictions(predictions, labels, skipped)
 
 
 def score_run(run: Run, store: MyDigits | None = None, checkpoint: str | None = None,
@@ -267,16 +326,64 @@ def _png_bytes(grey: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _read_digit_png(path: Path) -> np.ndarray | None:
-    """A saved 28×28 PNG → (28, 28) float32 in [0, 1]; None when unreadable or another size."""
+def _is_link(path: Path) -> bool:
     try:
-        with Image.open(path) as im:
-            grey = np.asarray(im.convert("L"), dtype=np.float32)
+        return stat.S_ISLNK(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
+def _not_a_plain_file(item: os.DirEntry[str]) -> str:
+    """Why a folder entry is not a regular file to read ("" when it is one), without
+    following a link or opening anything."""
+    try:
+        mode = item.stat(follow_symlinks=False).st_mode
+    except OSError as e:
+        return f"cannot be read ({e.strerror or e})"
+    if stat.S_ISLNK(mode):
+        return "a link; DigitLab does not follow it"
+    if stat.S_ISDIR(mode):
+        return "a folder, not an image"
+    if not stat.S_ISREG(mode):
+        return "a FIFO or device, not an image file"
+    return ""
+
+
+def _open_image(path: Path, max_bytes: int, max_pixels: int,
+                follow_links: bool = False) -> tuple[Image.Image | None, str]:
+    """A PIL image of a file checked first (kind, size) and whose header is checked before any
+    pixel is decoded (a decompression bomb declares its size there); None and why not."""
+    try:
+        data = read_untrusted(path, max_bytes, follow_links=follow_links)
+    except OSError as e:
+        return None, str(e) if not e.strerror else e.strerror
+    try:
+        with warnings.catch_warnings():  # a bomb's warning: it is refused just below anyway
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError:
+        return None, "a decompression bomb (far too many pixels for a digit)"
     except (OSError, UnidentifiedImageError, ValueError):
-        return None
-    if grey.shape != (SIZE, SIZE):
-        return None
-    return grey * np.float32(1 / 255)
+        return None, "not a readable image"
+    if im.width * im.height > max_pixels:
+        im.close()
+        return None, f"{im.width}×{im.height} pixels is too large for a digit"
+    return im, ""
+
+
+def _read_digit_png(path: Path) -> tuple[np.ndarray | None, str]:
+    """A saved 28×28 PNG → (28, 28) float32 in [0, 1], or None and why not."""
+    im, why = _open_image(path, MAX_DIGIT_FILE_BYTES, MAX_IMAGE_PIXELS)
+    if im is None:
+        return None, why
+    try:
+        with im:
+            if im.size != (SIZE, SIZE):
+                return None, f"{im.width}×{im.height}, not 28×28"
+            grey = np.asarray(im.convert("L"), dtype=np.float32)
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None, "damaged image data"
+    return grey * np.float32(1 / 255), ""
 
 
 MAX_IMAGE_PIXELS = 4096 * 4096  # a larger file is no drawing of one digit: skipped unread
@@ -298,8 +405,9 @@ def labelled_pngs(folder: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
     if not folder.is_dir():
         raise ConfigError(f"{folder} is not a folder: give the folder that holds the labelled "
                           f"PNGs.")
-    images, labels, skipped = [], [], []
-    for path in sorted(_png_files(folder)):
+    images, labels = [], []
+    files, skipped = _png_files(folder)
+    for path in sorted(files):
         name = str(path.relative_to(folder))
         parent = path.parent.name  # the folder given may itself be one label's ("…/7")
         label = (int(parent) if len(parent) == 1 and parent.isdigit()
@@ -327,30 +435,44 @@ def _leading_digit(stem: str) -> int | None:
     return None
 
 
-def _png_files(folder: Path) -> list[Path]:
-    """PNGs directly in `folder` and one level below, not following links."""
-    found = []
-    for entry in folder.iterdir():
-        if entry.name.startswith(".") or entry.is_symlink():
+def _png_files(folder: Path) -> tuple[list[Path], list[str]]:
+    """PNGs directly in `folder` and one level below, not following links; and one
+    "name: why" per PNG left out (a link, a FIFO or other special file)."""
+    found: list[Path] = []
+    skipped: list[str] = []
+    for entry in os.scandir(folder):
+        if entry.name.startswith("."):
             continue
-        inner = entry.iterdir() if entry.is_dir() else [entry]
-        for path in inner:
-            if (path.suffix.lower() == ".png" and not path.name.endswith(CANVAS_SUFFIX)
-                    and not path.name.startswith(".") and not path.is_symlink()
-                    and path.is_file()):
+        if entry.is_dir(follow_symlinks=False):
+            try:
+                inner = list(os.scandir(entry.path))
+            except OSError:
+                continue
+        else:
+            inner = [entry]
+        for item in inner:
+            if (not item.name.lower().endswith(".png") or item.name.endswith(CANVAS_SUFFIX)
+                    or item.name.startswith(".")):
+                continue
+            path = Path(item.path)
+            why = _not_a_plain_file(item)
+            if why:
+                skipped.append(f"{path.relative_to(folder)}: {why}")
+            else:
                 found.append(path)
-    return found
+    return found, skipped
 
 
 def _read_labelled(path: Path) -> tuple[np.ndarray | None, str]:
     """(28, 28) float32 image, or None and why not."""
+    im, why = _open_image(path, MAX_IMAGE_FILE_BYTES, MAX_IMAGE_PIXELS)
+    if im is None:
+        return None, why
     try:
-        with Image.open(path) as im:
-            if im.width * im.height > MAX_IMAGE_PIXELS:
-                return None, f"{im.width}×{im.height} is too large for a digit"
+        with im:
             grey = np.asarray(im.convert("L"))
-    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
-        return None, "not a readable image"
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None, "damaged image data"
     if grey.shape == (SIZE, SIZE):
         image = ink_map(grey)
         return (image, "") if image.max() > 0 else (None, "blank")
