@@ -12,6 +12,10 @@ ensure_installed dev
 if [ -z "${DIGITLAB_DATA:-}" ] && [ -d ../shared/data/mnist ]; then
   export DIGITLAB_DATA="$(cd ../shared/data/mnist && pwd)"
 fi
+# Real pen writers (UCI pendigits strokes) for the handwriting tests, beside MNIST.
+if [ -z "${DIGITLAB_PENDIGITS:-}" ] && [ -d ../shared/data/pendigits-train ]; then
+  export DIGITLAB_PENDIGITS="$(cd ../shared/data/pendigits-train && pwd)"
+fi
 export QT_QPA_PLATFORM=${QT_QPA_PLATFORM:-offscreen}
 
 "$VENV/bin/ruff" check .

@@ -87,3 +87,13 @@ def mnist(mnist_dir: Path):  # -> MnistArrays
     from core.data.mnist import load_arrays
 
     return load_arrays(mnist_dir)
+
+
+@pytest.fixture(scope="session")
+def pen_digits():  # -> core.data.pendigits.PenDigits, all 30 writers
+    if not os.environ.get("DIGITLAB_PENDIGITS"):
+        pytest.skip("DIGITLAB_PENDIGITS is not set to the pen digits folder "
+                    "(../shared/data/pendigits-train)")
+    from core.data.pendigits import load_pendigits
+
+    return load_pendigits()

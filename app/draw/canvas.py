@@ -170,9 +170,11 @@ class DrawingCanvas(QWidget):
         (including the one in progress) redrawn at MNIST's scale and stroke width, whatever
         the pen width and the size they were drawn at (`core.data.strokes`)."""
         polylines = [stroke.points for stroke in self._strokes]
+        pens = [stroke.width for stroke in self._strokes]
         if self._current:
             polylines.append(tuple(self._current))
-        return strokes_to_mnist(polylines, canvas_side=CANVAS_UNITS)
+            pens.append(self.pen_width)
+        return strokes_to_mnist(polylines, canvas_side=CANVAS_UNITS, pen=max(pens, default=0.0))
 
     # ------------------------------------------------------------------ geometry
 

@@ -121,7 +121,7 @@ def canvas_to_mnist(canvas: np.ndarray, *, min_ink: float = DEFAULT_MIN_INK) -> 
     return ink_box_to_mnist(normalise_stroke_width(crop))
 
 
-def normalise_stroke_width(crop: np.ndarray, band: tuple[float, float] = WIDTH_BAND,
+def normalise_stroke_width(crop: np.ndarray, band: tuple[float, float] | None = None,
                            target: float = MNIST_STROKE_WIDTH) -> np.ndarray:
     """An ink box (h, w) whose strokes would be thinner or thicker than MNIST's once its longer
     side is 20 px → the same digit with its strokes grown or shrunk to `target` px (at that
@@ -130,6 +130,7 @@ def normalise_stroke_width(crop: np.ndarray, band: tuple[float, float] = WIDTH_B
     The width is measured as ink mass / skeleton length at 4× the output scale (the longer side
     resized to 80 px), where strokes are several pixels wide, as MNIST's was measured.
     """
+    band = band if band is not None else WIDTH_BAND
     h, w = crop.shape
     scale = BOX * WORK_SCALE / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))

@@ -20,7 +20,7 @@ Digits", UCI Machine Learning Repository (1998), CC BY 4.0.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +42,7 @@ SIZE_RANGE = (0.3, 0.9)  # the digit's taller side as a fraction of the canvas
 PEN_RANGE = (8.0, 24.0)  # canvas units: the Draw tab's pen widths, for the painted images
 EVAL_SEED = 20_001  # placement and pens of the measured sets
 
+Predict = Callable[[np.ndarray], np.ndarray]  # (N, 28, 28) float32 → (N, 10) scores
 Strokes = list[np.ndarray]  # one digit: (K, 2) float64 points (x right, y down) per stroke
 
 
@@ -160,3 +161,59 @@ def training_digits(copies: int, seed: int = 0, folder: str | Path | None = None
                 images.append(np.rint(image * 255).astype(np.uint8))
                 labels.append(label)
     return np.stack(images), np.asarray(labels, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class WriterReport:
+    """A model's accuracy on real pen writers, per path (%), per digit and per writer."""
+
+    n: int
+    writers: tuple[int, ...]
+    accuracy: dict[str, float]  # path → %
+    per_digit: dict[str, dict[int, float]]  # path → digit → %
+    per_writer: dict[str, dict[int, float]]  # path → writer id → %
+    agreement: float  # % of digits both paths read as the same digit
+
+    def to_dict(self) -> dict[str, object]:
+        def rounded(d: dict[int, float]) -> dict[str, float]:
+            return {str(k): round(v, 2) for k, v in d.items()}
+
+        return {"n": self.n, "writers": list(self.writers),
+                "accuracy": {p: round(a, 2) for p, a in self.accuracy.items()},
+                "per_digit": {p: rounded(d) for p, d in self.per_digit.items()},
+                "per_writer": {p: rounded(d) for p, d in self.per_writer.items()},
+                "agreement": round(self.agreement, 2)}
+
+    def table(self) -> str:
+        lines = [f"real pen writers ({self.n:,} digits by {len(self.writers)} validation "
+                 f"writers, UCI pendigits): " + ", ".join(
+                     f"{p} {a:.2f}%" for p, a in self.accuracy.items())]
+        for path in self.accuracy:
+            digits = "  ".join(f"{d}:{a:.0f}" for d, a in self.per_digit[path].items())
+            writers = " ".join(f"{a:.0f}" for a in self.per_writer[path].values())
+            lines += [f"  {path}: per digit (%) {digits}",
+                      f"  {path}: per writer (%) {writers}  (worst "
+                      f"{min(self.per_writer[path].values()):.1f}%)"]
+        if len(self.accuracy) > 1:
+            lines.append(f"  the two paths read {self.agreement:.1f}% of the digits the same")
+        return "\n".join(lines)
+
+
+def evaluate_writers(predict: Predict, digits: PenDigits,
+                     inputs: dict[str, np.ndarray] | None = None) -> WriterReport:
+    """Score `predict` ((N, 28, 28) → (N, 10)) on `digits` read through each path (`inputs`
+    from `read_digits`, made here when not given)."""
+    inputs = inputs if inputs is not None else read_digits(digits)
+    writers = tuple(int(w) for w in np.unique(digits.writers))
+    accuracy, per_digit, per_writer, answers = {}, {}, {}, {}
+    for path, images in inputs.items():
+        blank = images.reshape(len(images), -1).max(axis=1) == 0
+        answer = np.where(blank, -1, np.asarray(predict(images)).argmax(axis=1))
+        hits = answer == digits.labels
+        answers[path] = answer
+        accuracy[path] = 100 * float(hits.mean())
+        per_digit[path] = {d: 100 * float(hits[digits.labels == d].mean()) for d in range(10)}
+        per_writer[path] = {w: 100 * float(hits[digits.writers == w].mean()) for w in writers}
+    both = list(answers.values())
+    agreement = 100 * float((both[0] == both[-1]).mean())
+    return WriterReport(len(digits), writers, accuracy, per_digit, per_writer, agreement)

@@ -10,7 +10,9 @@ read as 8). Instead the centre lines are redrawn the way MNIST digits look:
    draws them at 4× resolution (exact distance, soft edge), which is then area-averaged to 20 px:
    anti-aliased grey edges like MNIST's;
 4. the centre of mass goes to (14, 14), as `canvas_to_mnist` does.
-A click, a dot or a tick whose centre lines span less than 12 % of the canvas is "no digit".
+A drawing whose ink (centre lines plus the pen) spans less than 12 % of the canvas, as
+`canvas_to_mnist` measures a painted one, is "no digit"; so is a click or a dot of a fat pen, whose
+centre lines span under 4 %.
 numpy + Pillow only.
 """
 
@@ -27,14 +29,20 @@ SUPERSAMPLE = 4  # drawing resolution per output pixel: 4×4 samples average int
 Polyline = Sequence[tuple[float, float]] | np.ndarray  # (K, 2) points (x, y) in canvas units
 
 
+MIN_LINE_EXTENT = 0.04  # of the canvas: the centre lines of a click or a dot span less
+
+
 def strokes_to_mnist(strokes: Sequence[Polyline], *, canvas_side: float = CANVAS_SIDE,
-                     width: float = MNIST_STROKE_WIDTH) -> np.ndarray | None:
+                     width: float = MNIST_STROKE_WIDTH, pen: float = 0.0) -> np.ndarray | None:
     """Polylines in canvas units (x right, y down) → (28, 28) float32 in [0, 1], white on black.
 
     `width` is the pen's width in output pixels (of a 28×28 digit whose ink box is 20 px); the
-    width the strokes were drawn with plays no part. Returns None ("no digit") when there is no
-    stroke or the centre lines' bounding box spans less than `MIN_EXTENT` of `canvas_side` on its
-    longer side (a click is a point; a tick a few units long is no digit either).
+    width the strokes were drawn with (`pen`, canvas units) plays no part in the image. Returns
+    None ("no digit") when there is no stroke, when the ink's box (the centre lines' box grown
+    by the pen) spans less than `MIN_EXTENT` of `canvas_side` on its longer side, the test
+    `canvas_to_mnist` makes of a painted canvas, so a small digit drawn with a wide pen is read
+    as its painting would be; or when the centre lines span less than `MIN_LINE_EXTENT` (a click
+    or a dot, however fat the pen).
     """
     paths = [np.asarray(s, dtype=np.float64).reshape(-1, 2) for s in strokes]
     paths = [p for p in paths if len(p) and np.isfinite(p).all()]
@@ -42,7 +50,7 @@ def strokes_to_mnist(strokes: Sequence[Polyline], *, canvas_side: float = CANVAS
         return None
     every = np.concatenate(paths)
     extent = float((every.max(axis=0) - every.min(axis=0)).max())
-    if extent < MIN_EXTENT * canvas_side:
+    if extent + pen < MIN_EXTENT * canvas_side or extent < MIN_LINE_EXTENT * canvas_side:
         return None
     # Samples ≤ 0.5 frame px apart once scaled (the smooth path stays inside the samples' box).
     step = 0.5 * extent / (BOX * SUPERSAMPLE - width * SUPERSAMPLE)

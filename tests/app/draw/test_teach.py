@@ -22,11 +22,11 @@ def save_hand(tab: DrawTab, per_digit: int) -> None:
     tab.my_digits.refresh_counts()
 
 
-def test_button_waits_for_five_of_each_digit(tab: DrawTab) -> None:
+def test_button_waits_for_three_of_each_digit(tab: DrawTab) -> None:
     button = tab.my_digits.teach.button
     assert not button.isEnabled() and "still short: 0 (0)" in button.toolTip()
-    save_hand(tab, 4)
-    assert not button.isEnabled() and "9 (4)" in button.toolTip()
+    save_hand(tab, 2)
+    assert not button.isEnabled() and "9 (2)" in button.toolTip()
     save_hand(tab, 1)
     assert button.isEnabled() and "Fine-tune the model in use" in button.toolTip()
 

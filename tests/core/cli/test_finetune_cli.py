@@ -38,7 +38,7 @@ def test_user_errors_are_one_line(capsys, tmp_path: Path, labelled_dir: Path) ->
         (("finetune", "no-such-run", "--images", str(labelled_dir), "-o",
           str(tmp_path / "p.onnx")), "No run 'no-such-run'"),
         (("finetune", "bundled", "--images", str(labelled_dir / "3"), "-o",
-          str(tmp_path / "p.onnx")), "at least 5 drawings of each digit"),
+          str(tmp_path / "p.onnx")), "at least 3 drawings of each digit"),
     ]:
         code, _, err = run_cli(capsys, *args)
         assert code == 2, (args, err)

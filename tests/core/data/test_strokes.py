@@ -124,3 +124,27 @@ def test_fast_enough_for_live_drawing() -> None:
 def width28(image: np.ndarray) -> float:
     """Stroke width of a 28×28 image in its pixels, measured at 4× (pixel repetition)."""
     return stroke_width(np.kron(image, np.ones((4, 4), np.float32))) / 4
+
+
+@pytest.mark.parametrize("digit", range(10))
+def test_small_digits_drawn_with_a_wide_pen_are_digits_as_their_painting_is(
+        digit: int, pen_digits) -> None:
+    """A digit whose centre lines span 10 % of the canvas, drawn with the default-size pen of
+    20 units: its ink spans 17 %, so the painted canvas is a digit for `canvas_to_mnist`, and
+    the strokes must be one too (a small 5 once read "no digit"). Real writers' strokes."""
+    from core.data.pendigits import TRAINING_WRITERS, paint_strokes
+
+    digits = pen_digits.of_writers(TRAINING_WRITERS[:1])
+    strokes = digits.strokes[int(np.flatnonzero(digits.labels == digit)[0])]
+    every = np.concatenate(strokes)
+    low, extent = every.min(axis=0), float((every.max(axis=0) - every.min(axis=0)).max())
+    small = [(s - low) * (28.0 / extent) + 120 for s in strokes]  # 28 units = 10 % of 280
+    assert strokes_to_mnist(small) is None  # without the pen: a speck
+    assert strokes_to_mnist(small, pen=20.0) is not None
+    assert canvas_to_mnist(paint_strokes(small, 20.0)) is not None
+
+
+def test_a_click_with_the_widest_pen_is_still_no_digit() -> None:
+    """The ink of a 44-unit click spans 16 % of the canvas; its centre lines almost nothing."""
+    assert strokes_to_mnist([[(140, 140), (142, 141)]], pen=44.0) is None
+    assert strokes_to_mnist([[(140, 140), (148, 146)]], pen=44.0) is None  # a fat tick
