@@ -7,9 +7,26 @@ import time
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
 
+from app.shared.wording import plural
+from core.training.config import TrainConfig
 from core.training.metrics import EpochMetrics, StartInfo
 
 TEXT_EVERY_S = 0.5  # the ETA text changes at most twice a second: calmer to read
+
+
+def training_length(config: TrainConfig) -> str:
+    """'15 epochs', or 'a 60 s time budget' (which replaces the epoch count)."""
+    if config.time_budget:
+        return f"a {config.time_budget:g} s time budget"
+    return plural(config.epochs, "epoch")
+
+
+def recipe_summary(config: TrainConfig) -> str:
+    """One line of what a run of `config` trains: model, length, batch, optimizer, data."""
+    data = f", {config.train_subset:,} training images" if config.train_subset else ""
+    val = f", {config.val_split:,} held out for validation" if config.val_split else ""
+    return (f"{config.model}, {training_length(config)}, batch {config.batch_size}, "
+            f"{config.optimizer} lr {config.lr:g}{data}{val}")
 
 
 def format_duration(seconds: float) -> str:

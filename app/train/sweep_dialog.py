@@ -34,16 +34,44 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.shared.dialogs import show_error
+from app.shared.dialogs import plain_tooltip, show_error
 from app.shared.jobs import JobRunner
-from core.errors import DigitLabError
+from app.shared.style import BAD_COLOR
+from app.shared.wording import plural
+from app.train.progress import recipe_summary
+from core.errors import ConfigError, DigitLabError
 from core.experiments.spec import ExperimentSpec, SearchSpec, settable_fields
 from core.experiments.statistics import differences, group_stats
 from core.experiments.storage import ExperimentStore
+from core.text import percent
 from core.training.config import TrainConfig
 
 _COLUMNS = ("Trial", "Recipe", "Seed", "Status", "Epoch", "Val. acc.", "Test acc.")
 MAX_SEEDS = 20
+VAL_SHARE = 6  # a sweep holds out 1/6 of the training images: MNIST's 10,000 of 60,000
+_names_given: set[str] = set()  # default names handed to dialogs of this session, not yet saved
+
+
+def default_val_split(config: TrainConfig, sweep: bool) -> int:
+    """The form's split, else for a sweep a sixth of the training images (10,000 of all
+    60,000; rounded down to hundreds) so that a subset always keeps most images for training."""
+    if config.val_split or not sweep:
+        return config.val_split
+    if not config.train_subset:
+        return 60_000 // VAL_SHARE
+    share = config.train_subset // VAL_SHARE
+    return share // 100 * 100 or max(share, 1)
+
+
+def fresh_name(store: ExperimentStore, model: str, now: datetime | None = None) -> str:
+    """`model-MMDD-HHMMSS`, with -2, -3... if the store or another open dialog has it."""
+    base = f"{model}-{(now or datetime.now()):%m%d-%H%M%S}"
+    taken = set(store.names()) | _names_given
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base}-{n}", n + 1
+    _names_given.add(name)
+    return name
 
 
 def base_settings(config: TrainConfig) -> dict[str, Any]:
@@ -69,12 +97,13 @@ class SweepDialog(QDialog):
         self.outcome: Any = None
         self._rows: dict[str, int] = {}
 
-        self.name_edit = QLineEdit(f"{config.model}-{datetime.now():%m%d-%H%M}")
+        self.name_edit = QLineEdit(fresh_name(self.store, config.model))
         self.seeds_box = QSpinBox(minimum=1, maximum=MAX_SEEDS, value=seeds)
         self.val_box = QSpinBox(minimum=0, maximum=30000, singleStep=1000,
-                                value=config.val_split or (10000 if sweep else 0))
-        self.val_box.setToolTip("Training images held out to choose on. The test set is "
-                                "reported, never used to choose.")
+                                value=default_val_split(config, sweep))
+        self.val_box.setToolTip("Training images held out to choose on (taken from the "
+                                f"{_training_images(config)}). The test set is reported, never "
+                                "used to choose.")
         form = QFormLayout()
         form.addRow("Experiment name", self.name_edit)
         form.addRow("Seeds (0 … N−1)", self.seeds_box)
@@ -94,7 +123,7 @@ class SweepDialog(QDialog):
         sweep_buttons.addWidget(self.remove_button)
         sweep_buttons.addStretch(1)
 
-        self.count_label = QLabel()
+        self.count_label = QLabel(textFormat=Qt.TextFormat.PlainText, wordWrap=True)
         self.start_button = QPushButton("Start", default=True)
         self.stop_button = QPushButton("Stop", enabled=False)
         self.start_button.clicked.connect(self.start)
@@ -108,15 +137,20 @@ class SweepDialog(QDialog):
         self.trials.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.trials.verticalHeader().hide()
         self.trials.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.trials.cellDoubleClicked.connect(self._show_reason)
+        # Failed trials' reasons, wrapped under the table: the Status column stays narrow.
+        self.failure_label = QLabel(textFormat=Qt.TextFormat.PlainText, wordWrap=True)
+        self.failure_label.setStyleSheet(f"color: {BAD_COLOR}")
+        self.failure_label.hide()
         self.result_label = QLabel(textFormat=Qt.TextFormat.PlainText, wordWrap=True)
+        self._failures: dict[str, str] = {}
 
         run_row = QHBoxLayout()
         run_row.addWidget(self.count_label, 1)
         run_row.addWidget(self.start_button)
         run_row.addWidget(self.stop_button)
         layout = QVBoxLayout(self)
-        recipe = QLabel(f"Recipe: the Train form's ({config.model}, {config.epochs} epochs, "
-                        f"batch {config.batch_size}, {config.optimizer} lr {config.lr:g}).",
+        recipe = QLabel(f"Recipe: the Train form's ({recipe_summary(config)}).",
                         textFormat=Qt.TextFormat.PlainText, wordWrap=True)
         layout.addWidget(recipe)
         layout.addLayout(form)
@@ -127,10 +161,19 @@ class SweepDialog(QDialog):
         layout.addWidget(self.progress)
         layout.addWidget(self.status_label)
         layout.addWidget(self.trials, 1)
+        layout.addWidget(self.failure_label)
         layout.addWidget(self.result_label)
+        close_row = QHBoxLayout()
+        close_row.addStretch(1)
+        self.close_button = QPushButton("Close")
+        self.close_button.clicked.connect(self.reject)
+        close_row.addWidget(self.close_button)
+        layout.addLayout(close_row)
         self.resize(720, 640)
 
         self.seeds_box.valueChanged.connect(self._update_count)
+        self.val_box.valueChanged.connect(self._update_count)
+        self.name_edit.textChanged.connect(self._update_count)
         if sweep:
             self.add_sweep_row("augment", "0.3, 1.0")
         self._update_count()
@@ -172,17 +215,53 @@ class SweepDialog(QDialog):
         spec.validate()
         return spec
 
+    def checked_spec(self) -> tuple[ExperimentSpec, str]:
+        """The experiment, checked as the runner will check it, and a note on its name.
+
+        ConfigError for anything that would stop it: the definition, every trial's TrainConfig
+        (a validation split as large as the training images included), or a name already taken
+        by another definition. Torch-free: each trial's settings are the form's config with the
+        trial's overrides, validated as the runner validates them.
+        """
+        spec = self.spec()
+        self.config.with_overrides(**{**spec.base, "model": spec.model}).validate()  # all trials
+        for point in spec.grid_points():
+            overrides = spec.overrides(point, spec.seeds[0])  # seeds: checked by validate()
+            try:
+                self.config.with_overrides(**overrides).validate()
+            except ConfigError as error:
+                where = f"Trial {point.label}: " if len(spec.grid_points()) > 1 else ""
+                raise ConfigError(f"{where}{error}") from None
+        if not self.store.exists(spec.name):
+            if spec.name in self.store.names():  # a folder without a readable definition
+                raise ConfigError(f"A damaged experiment is named '{spec.name}': choose another "
+                                  f"name, or delete it (Compare tab → Experiments…).")
+            return spec, ""
+        try:
+            same = self.store.load(spec.name).to_dict() == spec.to_dict()
+        except DigitLabError:
+            same = False
+        if not same:
+            raise ConfigError(f"An experiment named '{spec.name}' already exists with other "
+                              f"settings: choose another name, or delete it (Compare tab → "
+                              f"Experiments…).")
+        return spec, f"'{spec.name}' exists with these settings: Start resumes its unfinished " \
+                     "trials. "
+
     @Slot()
     def _update_count(self) -> None:
         try:
-            spec = self.spec()
+            spec, note = self.checked_spec()
         except DigitLabError as error:
             self.count_label.setText(str(error))
+            self.count_label.setStyleSheet(f"color: {BAD_COLOR}")
             self.start_button.setEnabled(False)
             return
         points = len(spec.grid_points())
-        self.count_label.setText(f"{points * len(spec.seeds)} trials ({points} setting(s) × "
-                                 f"{len(spec.seeds)} seed(s))")
+        self.count_label.setStyleSheet("")
+        self.count_label.setText(f"{note}{plural(points * len(spec.seeds), 'trial')} "
+                                 f"({plural(points, 'setting')} × "
+                                 f"{plural(len(spec.seeds), 'seed')})")
         self.start_button.setEnabled(not self.jobs.busy)
 
     # --- running -----------------------------------------------------------------------------
@@ -197,7 +276,7 @@ class SweepDialog(QDialog):
                                              "(two trainings at once would slow both).")
             return
         try:
-            spec = self.spec()
+            spec, _ = self.checked_spec()
             self.store.save(spec)  # refuses a changed definition under an existing name
         except DigitLabError as error:
             show_error(self, "Cannot start the experiment", str(error))
@@ -217,13 +296,16 @@ class SweepDialog(QDialog):
     def _fill_trials(self, spec: ExperimentSpec) -> None:
         states = self.store.states(spec.name, spec.grid_points(), spec.seeds)
         self.trials.setRowCount(len(states))
-        self._rows = {}
+        self._rows, self._failures = {}, {}
         for row, state in enumerate(states):
             self._rows[state.trial.key] = row
             last = state.run.history[-1] if state.run is not None and state.run.history else {}
             self._set_row(row, [state.trial.key, state.trial.point.label, str(state.trial.seed),
                                 state.status, str(len(state.run.history) if state.run else 0),
-                                _pct(last.get("val_acc")), _pct(last.get("test_acc"))])
+                                percent(last.get("val_acc")), percent(last.get("test_acc"))])
+            if state.status == "failed" and state.run is not None:
+                self._set_failure(state.trial.key, state.run.error)
+        self._show_failures()
         self.progress.setRange(0, len(states))
         self.progress.setValue(sum(1 for s in states if s.finished))
 
@@ -242,12 +324,44 @@ class SweepDialog(QDialog):
             self._set_cell(key, 3, "running")
         elif kind == "epoch":
             self._set_cell(key, 4, str(value.epoch))
-            self._set_cell(key, 5, _pct(value.val_acc))
-            self._set_cell(key, 6, _pct(value.test_acc))
+            self._set_cell(key, 5, percent(value.val_acc))
+            self._set_cell(key, 6, percent(value.test_acc))
         elif kind == "finished":
-            self._set_cell(key, 3, value.status if not value.error else
-                           f"{value.status}: {value.error}")
+            self._set_cell(key, 3, value.status)
+            if value.status == "failed":
+                self._set_failure(key, value.error)
+                self._show_failures()
             self.progress.setValue(self.progress.value() + (value.status == "completed"))
+
+    def _set_failure(self, key: str, reason: str) -> None:
+        """The reason in the Status cell's tooltip (the cell says 'failed')."""
+        self._failures[key] = reason or "no reason recorded"
+        row = self._rows.get(key)
+        item = self.trials.item(row, 3) if row is not None else None
+        if item is not None:
+            item.setToolTip(plain_tooltip(self._failures[key]))
+
+    def _show_failures(self) -> None:
+        """Under the table, wrapped: how many failed and why (each distinct reason once)."""
+        if not self._failures:
+            self.failure_label.hide()
+            return
+        reasons: dict[str, list[str]] = {}
+        for key, reason in self._failures.items():
+            reasons.setdefault(reason, []).append(key)
+        lines = [f"{plural(len(self._failures), 'trial')} failed. Double-click a row for its "
+                 f"reason."]
+        for reason, keys in list(reasons.items())[:3]:
+            lines.append(f"{', '.join(keys[:4])}{' …' * (len(keys) > 4)}: {reason}")
+        self.failure_label.setText("\n".join(lines))
+        self.failure_label.show()
+
+    @Slot(int, int)
+    def _show_reason(self, row: int, _column: int) -> None:
+        key_item = self.trials.item(row, 0)
+        reason = self._failures.get(key_item.text()) if key_item is not None else None
+        if reason:
+            show_error(self, f"Trial {key_item.text()} failed", reason)  # type: ignore[union-attr]
 
     def _progress(self, text: object) -> None:
         self.status_label.setText(str(text))
@@ -280,9 +394,13 @@ class SweepDialog(QDialog):
 
     def _set_running(self, running: bool) -> None:
         self.stop_button.setEnabled(running)
-        for widget in (self.start_button, self.name_edit, self.seeds_box, self.val_box,
+        for widget in (self.name_edit, self.seeds_box, self.val_box,
                        self.sweep_table, self.add_button, self.remove_button):
             widget.setEnabled(not running)
+        if running:
+            self.start_button.setEnabled(False)
+        else:
+            self._update_count()  # Start only if the (maybe now existing) experiment can run
 
     def done(self, result: int) -> None:  # closing: stop the job, wait for its thread
         if self.jobs.busy:
@@ -290,8 +408,9 @@ class SweepDialog(QDialog):
         super().done(result)
 
 
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{value:.2f}%"
+def _training_images(config: TrainConfig) -> str:
+    return (f"{config.train_subset:,} training images" if config.train_subset
+            else "60,000 MNIST training images")
 
 
 def add_experiment_buttons(layout: QHBoxLayout | QVBoxLayout, tab: Any) -> None:

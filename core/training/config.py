@@ -132,6 +132,10 @@ class TrainConfig:
              f"validation split must be between 0 and {MAX_IMAGES:,} images"),
             (0 <= self.train_subset <= MAX_IMAGES,
              f"train subset must be between 0 (all) and {MAX_IMAGES:,} images"),
+            # The split is held out of the subset (core.data.mnist.MnistArrays.with_validation).
+            (not self.train_subset or self.val_split < self.train_subset,
+             f"the validation split ({self.val_split:,} images) must be smaller than the "
+             f"training images it is held out of ({self.train_subset:,}, the train subset)"),
             (0 <= self.test_subset <= MAX_IMAGES,
              f"test subset must be between 0 (all) and {MAX_IMAGES:,} images"),
             (1 <= self.log_every <= MAX_IMAGES, "log_every must be at least 1"),

@@ -35,10 +35,10 @@ def test_the_form_recipe_becomes_the_base_of_every_trial(qtbot, experiments) -> 
     d.add_sweep_row("lr", "0.01, 0.02")
     spec = d.spec()
     assert spec.model == "dl-tiny-1k" and spec.seeds == [0, 1, 2]
-    assert spec.base["batch_size"] == 50 and spec.base["val_split"] == 10000
+    assert spec.base["batch_size"] == 50 and spec.base["val_split"] == 83  # 500 // 6
     assert "seed" not in spec.base and "data_dir" not in spec.base
     assert spec.search.space == {"augment": [0.3, 1.0], "lr": [0.01, 0.02]}
-    assert d.count_label.text() == "12 trials (4 setting(s) × 3 seed(s))"
+    assert d.count_label.text() == "12 trials (4 settings × 3 seeds)"
     assert d.start_button.isEnabled()
     d.sweep_table.cellWidget(1, 1).setText("0.01, fast")
     assert "lr = 'fast' is not a float" in d.count_label.text()
