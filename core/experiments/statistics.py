@@ -358,8 +358,9 @@ def markdown_report(spec: ExperimentSpec, states: list[TrialState],
     searched = "model" in spec.search.space or any("model" in v for v in spec.variants.values())
     model = "each recipe's model" if searched else f"model {cell(spec.model)}"
     seeds = ", ".join(map(str, spec.seeds))
+    base = _settings(_data_first(spec.base))  # whole: a cut line hid train_subset and val_split
     lines.append(f"Trials: {model}, {recipe}, seeds {seeds}; base settings: "
-                 f"{cell(_settings(spec.base)) if spec.base else 'none'}.")
+                 f"{cell(base, limit=len(base)) if spec.base else 'none'}.")
     wall = sum(float(s.get("wall_s", 0)) for s in sessions or [])
     if sessions:
         ran = ", ".join(f"{cell(s.get('executor', '?'))} on {cell(s.get('host', '?'))}"
@@ -372,7 +373,7 @@ def markdown_report(spec: ExperimentSpec, states: list[TrialState],
     for g in groups:
         test = g.test
         lines.append(
-            f"| {cell(g.label)} | {g.finished}/{g.trials}"
+            f"| {cell(recipe_text(spec, g.point))} | {g.finished}/{g.trials}"
             f"{f' ({g.failed} failed)' if g.failed else ''} | "
             f"{test.text() + '%' if test else '–'} | {f'{test.low:.2f}%' if test else '–'} | "
             f"{f'{test.high:.2f}%' if test else '–'} | {g.val.text() + '%' if g.val else '–'} | "
@@ -398,3 +399,21 @@ def markdown_report(spec: ExperimentSpec, states: list[TrialState],
 
 def _settings(values: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in values.items())
+
+
+_DATA_SETTINGS = ("epochs", "time_budget", "train_subset", "val_split", "test_subset")
+
+
+def _data_first(values: dict[str, Any]) -> dict[str, Any]:
+    """How long and on what data, first: what a reader needs to weigh the figures."""
+    first = {k: values[k] for k in _DATA_SETTINGS if k in values}
+    return {**first, **{k: v for k, v in values.items() if k not in first}}
+
+
+def recipe_text(spec: ExperimentSpec, point: Point) -> str:
+    """A point's label with what its variant changes: a variant named only "A" reads
+    "A (label_smoothing=0.05, augment=1.0)"."""
+    changes = spec.variants.get(point.variant) if point.variant else None
+    if not changes:
+        return point.label
+    return f"{point.variant} ({_settings(changes)}){point.label[len(point.variant):]}"

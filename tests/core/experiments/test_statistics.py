@@ -86,7 +86,8 @@ def test_groups_report_mean_std_min_max_and_the_consistency_criterion(tmp_path) 
     assert b.consistent == 3 and b.all_consistent
     assert best_group(groups, "val_acc") is b
     text = markdown_report(spec, store.states("cmp"), store.sessions("cmp"))
-    assert "| A · lr=0.02 | 3/3 | 99.42 ± 0.03% | 99.40% | 99.45% | 99.22 ± 0.03% | 0/3 |" in text
+    assert ("| A (augment=1.0) · lr=0.02 | 3/3 | 99.42 ± 0.03% | 99.40% | 99.45% | "
+            "99.22 ± 0.03% | 0/3 |") in text
     assert "✅ all" in text
     assert "## Differences in final validation accuracy" in text
     assert "B · lr=0.02 is better than A · lr=0.02 by 0.10 ± 0.06 points" in text
