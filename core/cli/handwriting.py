@@ -1,4 +1,4 @@
-"""CLI command `handwriting`: a model's accuracy on MNIST digits redrawn as pen strokes."""
+"""CLI command `handwriting`: a model's accuracy on real pen writers and on two proxies."""
 
 from __future__ import annotations
 
@@ -45,6 +45,20 @@ def load_target(target: str, checkpoint: str | None) -> tuple[Any, dict[str, Any
             f"run {run.id} ({checkpoint_label(run.record, checkpoint)}, {weights})", True)
 
 
+def _real_writers(predict: Any, folder: Path | None) -> Any:
+    """The validation writers' report, or the one-line reason they could not be read."""
+    from core.data.pendigits import VALIDATION_WRITERS, evaluate_writers, load_pendigits
+    from core.errors import DatasetError
+
+    try:
+        digits = load_pendigits(folder).of_writers(VALIDATION_WRITERS)
+    except DatasetError as e:
+        if folder is not None:  # asked for by name: its absence is an error
+            raise
+        return str(e)
+    return evaluate_writers(predict, digits)
+
+
 def cmd_handwriting(args: argparse.Namespace) -> int:
     from core.data.mnist import load_mnist
     from core.data.pen_proxy import TEST_SEED, VALIDATION_SEED, evaluate_pen_proxy, pen_digit_set
@@ -67,6 +81,7 @@ def cmd_handwriting(args: argparse.Namespace) -> int:
     else:
         images, labels = data.test_images, data.test_labels
     assert images is not None and labels is not None
+    real = _real_writers(predict, args.pen_digits) if args.real else None
     report = evaluate_pen_styles(predict, images, labels, n=args.n, seed=args.seed)
     # The writers' proxy: the fixed test writers, or the validation writers for --split val.
     writers = None
@@ -75,9 +90,19 @@ def cmd_handwriting(args: argparse.Namespace) -> int:
             VALIDATION_SEED if args.split == "val" else TEST_SEED))
     if args.json:
         extra = {"pen_writers": writers.to_dict()} if writers is not None else {}
+        if isinstance(real, str):
+            extra["real_writers"] = {"missing": real}
+        elif real is not None:
+            extra["real_writers"] = real.to_dict()
         print(json.dumps({"target": name, "split": args.split, **report.to_dict(), **extra},
                          indent=2))
         return 0
+    if isinstance(real, str):
+        print(f"real pen writers: not measured ({printable(real)})\n")
+    elif real is not None:
+        print(f"{printable(name)}: digits drawn by real people on a tablet, read as the Draw "
+              f"tab reads strokes and as `predict` reads images\n")
+        print(real.table() + "\n")
     if writers is not None:
         print(f"{printable(name)}: digits written by synthetic pen writers on the canvas, read "
               f"as the Draw tab reads strokes and as `predict` reads images\n")
@@ -89,8 +114,12 @@ def cmd_handwriting(args: argparse.Namespace) -> int:
 
 
 def add_handwriting_command(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("handwriting", help="accuracy on pen-drawn digits: two proxies",
-                       description="Two proxies for digits people draw. Pen writers: 2,000 "
+    p = sub.add_parser("handwriting", help="accuracy on pen-drawn digits: real writers, proxies",
+                       description="Real pen writers: the digits of the 10 validation writers "
+                                   "of UCI pendigits (people in neither MNIST nor training), "
+                                   "placed on the canvas at random sizes and read through the "
+                                   "Draw tab's stroke path and `predict`'s pixel path, per "
+                                   "digit and per writer. Two proxies too. Pen writers: 2,000 "
                                    "digits by 40 synthetic writers (open and closed 4s, barred "
                                    "and footed 7s, flagged 1s, open-top 9s, slants, sizes, pens "
                                    "of 8-24 units), a fixed set no training sees, read through "
@@ -106,6 +135,12 @@ def add_handwriting_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", choices=("best", "last"), default=None,
                    help="for a run: " + CHECKPOINT_HELP.replace("%", "%%"))
     p.add_argument("--data", type=Path, help="MNIST folder (default: DIGITLAB_DATA or user dir)")
+    p.add_argument("--real", action=argparse.BooleanOptionalAction, default=True,
+                   help="score the 10 validation writers of the real pen digits (UCI "
+                        "pendigits, DIGITLAB_PENDIGITS), through both paths, per digit and "
+                        "per writer (~10 s)")
+    p.add_argument("--pen-digits", type=Path, metavar="DIR",
+                   help="folder of pendigits_train_strokes.npz (default: DIGITLAB_PENDIGITS)")
     p.add_argument("--writers", action=argparse.BooleanOptionalAction, default=True,
                    help="also score the pen writers (~30 s to draw; --split val: the "
                         "validation writers)")
