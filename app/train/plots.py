@@ -128,8 +128,10 @@ class LivePlots(QWidget):
 
     # --- feeding ----------------------------------------------------------------------------
 
-    def reset(self, planned: tuple[np.ndarray, np.ndarray] | None, epochs: int) -> None:
-        """Empty curves for a new run; `planned` is the (epoch, lr) schedule drawn dashed."""
+    def reset(self, planned: tuple[np.ndarray, np.ndarray] | None, epochs: float) -> None:
+        """Empty curves for a new run; `planned` is the (epoch, lr) schedule drawn dashed over
+        `epochs` (a time budget's: 0 until its plan is known, see `set_plan`)."""
+        self.planned_epochs = epochs
         for series in (self.loss, self.lr, self.train_acc, self.test_acc, self.train_loss,
                        self.test_loss):
             series.clear()
@@ -137,17 +139,27 @@ class LivePlots(QWidget):
             self.planned_lr_curve.setData(*planned)
         else:
             self.planned_lr_curve.setData([], [])
-        epochs = max(1, epochs)
-        spacing = max(1, math.ceil(epochs / 10))  # whole epochs: no "2.5" ticks
-        for plot in (self.loss_plot, self.lr_plot, self.acc_plot, self.epoch_loss_plot):
-            plot.getAxis("bottom").setTickSpacing(spacing, spacing)
-        self.loss_plot.setXRange(0, epochs, padding=0.02)
-        self.acc_plot.setXRange(0.5, epochs + 0.5, padding=0)
+        self._set_epoch_axes(max(1.0, epochs))
         self.acc_plot.setTitle("Accuracy")
         # Until the first epoch: a percent axis (pyqtgraph's empty default is 0-1 ticks).
         self.acc_plot.setYRange(0.0, 100.0, padding=0)
         self._dirty = True
         self.repaint_curves()
+
+    def set_plan(self, epochs: float, planned: tuple[np.ndarray, np.ndarray] | None) -> None:
+        """A time budget's plan, as it becomes known: the x axes span `epochs` (fractional)
+        and the dashed schedule is stretched over them."""
+        self.planned_epochs = epochs
+        if planned is not None:
+            self.planned_lr_curve.setData(*planned)
+        self._set_epoch_axes(epochs)
+
+    def _set_epoch_axes(self, epochs: float) -> None:
+        spacing = max(1, math.ceil(epochs / 10))  # whole epochs: no "2.5" ticks
+        for plot in (self.loss_plot, self.lr_plot, self.acc_plot, self.epoch_loss_plot):
+            plot.getAxis("bottom").setTickSpacing(spacing, spacing)
+        self.loss_plot.setXRange(0, epochs, padding=0.02)
+        self.acc_plot.setXRange(0.5, math.ceil(epochs) + 0.5, padding=0)
 
     def add_steps(self, steps: list[StepMetrics]) -> None:
         self.loss.extend((s.epoch for s in steps), (max(s.loss, 1e-6) for s in steps))

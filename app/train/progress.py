@@ -71,11 +71,26 @@ class TrainProgress(QWidget):
         self._paused_s, self._paused_at, self._last_text = 0.0, None, 0.0
         self.batch_size = 0
         self.step = 0
+        self._steps_range = (0, 1)  # the bar's range once steps count (see `busy`)
+        self._begun_at: float | None = None  # when the run was asked for (`begin`)
+        self.planned_epochs = 0.0  # a time budget's plan as measured so far (0: not yet)
+
+    def begin(self, text: str) -> None:
+        """A run is being started: busy with `text`; a time budget counts from now."""
+        self.idle(text)
+        self.busy(text)
+        self._begun_at = time.monotonic()
 
     def busy(self, text: str) -> None:
-        """Indeterminate: loading data, or fetching without a known size."""
+        """Indeterminate, with what is happening: loading data, compiling before the first
+        step, fetching without a known size. The next step restores the bar."""
         self.bar.setRange(0, 0)
         self.headline.setText(text)
+
+    @property
+    def before_first_step(self) -> bool:
+        """Started, but no step reported yet (data on the device, compiling)."""
+        return self.info is not None and self._t0 is None
 
     def download(self, what: str, done: int, total: int) -> None:
         if total:
@@ -86,13 +101,16 @@ class TrainProgress(QWidget):
     def started(self, info: StartInfo, batch_size: int) -> None:
         self.info, self.batch_size = info, batch_size
         if info.time_budget:  # the steps are planned as it goes: show the time instead
-            self._budget_started = time.monotonic()
-            self.bar.setRange(0, round(info.time_budget * 10))
+            # The Train tab's budget counts from the start of training: the click, not now.
+            self._budget_started = self._begun_at or time.monotonic()
+            self._steps_range = (0, round(info.time_budget * 10))
+            self.bar.setRange(*self._steps_range)
             self.bar.setValue(0)
             self.headline.setText(f"Training to a time budget of {info.time_budget:g} s")
             self.device.setText(f"{info.model} · {info.params:,} params · {info.device}")
             return
-        self.bar.setRange(0, info.epochs * info.steps_per_epoch)
+        self._steps_range = (0, info.epochs * info.steps_per_epoch)
+        self.bar.setRange(*self._steps_range)
         self.bar.setValue(info.start_epoch * info.steps_per_epoch)
         self.headline.setText(f"Epoch {info.start_epoch + 1} of {info.epochs}")
         self.device.setText(f"{info.model} · {info.params:,} params · {info.device}")
@@ -103,18 +121,23 @@ class TrainProgress(QWidget):
         if info is None:
             return
         self.step = step
+        first = self._t0 is None
+        if first:  # the first step: whatever ran before it (compiling) is over
+            self._t0, self._step0 = now, step
+            self.bar.setRange(*self._steps_range)
+            self._last_text = 0.0
         if info.time_budget:
             self._advance_in_time(info, step, now)
             return
         self.bar.setValue(step)
-        if self._t0 is None:
-            self._t0, self._step0 = now, step
         if now - self._last_text < TEXT_EVERY_S:
             return
         self._last_text = now
         epoch = min(info.epochs, step // info.steps_per_epoch + 1)
-        percent = 100 * step / max(1, self.bar.maximum())
-        self.headline.setText(f"Epoch {epoch} of {info.epochs} · {percent:.0f}%")
+        in_epoch = 100 * (step - (epoch - 1) * info.steps_per_epoch) / info.steps_per_epoch
+        run = 100 * step / max(1, self.bar.maximum())
+        self.headline.setText(f"Epoch {epoch} of {info.epochs} ({in_epoch:.0f}%) · "
+                              f"run {run:.0f}% done")
         elapsed = now - self._t0 - self._paused_s
         done = step - (self._step0 or 0)
         if done > 0 and elapsed > 0:
@@ -130,11 +153,23 @@ class TrainProgress(QWidget):
         if now - self._last_text < TEXT_EVERY_S:
             return
         self._last_text = now
-        epoch = step // info.steps_per_epoch + 1
-        self.headline.setText(f"Epoch {epoch} · {format_duration(elapsed)} of "
-                              f"{format_duration(info.time_budget)} (time budget)")
+        self.planned_epochs = self._plan(info, step, now, elapsed)
+        done = step / info.steps_per_epoch
+        plan = f" of ~{self.planned_epochs:.2f} planned" if self.planned_epochs else ""
+        self.headline.setText(f"{done:.2f} epochs{plan} · {format_duration(elapsed)} of the "
+                              f"{format_duration(info.time_budget)} time budget")
         if elapsed > 0:
             self.details.setText(f"{step * self.batch_size / elapsed:,.0f} samples/s")
+
+    def _plan(self, info: StartInfo, step: int, now: float, elapsed: float) -> float:
+        """The epochs the budget will reach at the step rate measured since the first step
+        (after compiling), as the trainer plans them; 0 until 2 s of steps were measured."""
+        measured = now - (self._t0 or now) - self._paused_s
+        if measured < 2.0 or step <= (self._step0 or 0):
+            return 0.0
+        rate = (step - (self._step0 or 0)) / measured  # steps per second
+        left = max(0.0, info.time_budget - elapsed)
+        return (step + rate * left) / info.steps_per_epoch
 
     def epoch(self, metrics: EpochMetrics) -> None:
         if self.info is not None:

@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
 
 from app.shared.jobs import JobRunner, shutdown_all
 from app.shared.settings import app_settings
-from app.shared.wording import plural
 from app.train.data_banner import DataBanner
 from app.train.form import TrainForm
 from app.train.layers_dialog import LayersDialog
@@ -84,6 +83,7 @@ class TrainTab(QWidget):
         self._facts_started = False  # ... and once it started (torch work may follow)
         self._batch_size = 0
         self.error_box: QMessageBox | None = None
+        self._config = TrainConfig()  # the run being trained (its plan, for a time budget)
         self._build_actions()
         self._build_ui()
         self.form.restore(self.settings)
@@ -263,15 +263,20 @@ class TrainTab(QWidget):
         """Train `config` (a new run), or continue run `resume` (`config` is its stored one)."""
         self._control = TrainControl()
         self._batch_size, self._run_id = config.batch_size, ""
-        self.plots.reset(planned_lr(config), config.epochs)
+        # A time budget's epochs are planned as it trains: its axes and schedule follow the
+        # plan once measured (`_follow_budget_plan`), not config.epochs.
+        self._config = config
+        if config.time_budget:
+            self.plots.reset(None, 0.0)
+        else:
+            self.plots.reset(planned_lr(config), config.epochs)
         self.plots.start_live()
         if self.results.results is None:
             self.results.clear("Training…")
         else:  # kept until this run has results of its own: a Stop must not lose them
             self.results.set_note("A new run is training; until it finishes an epoch, these are "
                                   "the results of the run before it.")
-        self.progress.idle(text)
-        self.progress.busy(text)
+        self.progress.begin(text)
         self.training.start(run_training, None if resume else config, resume, self._control,
                             on_done=self._on_returned, on_error=self._on_errored,
                             on_progress=self._on_progress,
@@ -291,6 +296,17 @@ class TrainTab(QWidget):
             self.plots.add_steps(part)
             self.progress.advance(part[-1].step)
 
+            self._follow_budget_plan()
+
+    def _follow_budget_plan(self) -> None:
+        """Stretch the curves' axes and the dashed schedule over a time budget's planned
+        epochs when the plan moves by more than 5%."""
+        plan, shown = self.progress.planned_epochs, self.plots.planned_epochs
+        if not plan or (shown and abs(plan - shown) <= 0.05 * shown):
+            return
+        config = self._config
+        x, lr = planned_lr(config)
+        self.plots.set_plan(plan, (x * plan / max(1, config.epochs), lr))
     def _on_progress(self, progress: object) -> None:
         if isinstance(progress, Download):
             self.progress.download(progress.what, progress.done, progress.total)
@@ -308,16 +324,15 @@ class TrainTab(QWidget):
         self.progress.epoch(metrics)
 
     def _on_status(self, text: str) -> None:
-        if self.progress.info is None:
-            self.progress.busy(text)
+        if self.progress.info is None or self.progress.before_first_step:
+            self.progress.busy(text)  # e.g. compiling: seconds before the first step
         self.status_message.emit(text)
 
     def _on_returned(self, outcome: TrainOutcome) -> None:
         last = outcome.history[-1] if outcome.history else None
         result = f", test accuracy {last.test_acc:.2f}%" if last else ""
-        epochs = plural(outcome.epochs_done, "epoch")
-        self.status_message.emit(f"Training {outcome.status} after {epochs}{result}.")
-        self.progress.idle(f"{outcome.status.capitalize()} · {epochs}{result}",
+        self.status_message.emit(f"Training {outcome.status} after {outcome.length}{result}.")
+        self.progress.idle(f"{outcome.status.capitalize()} · {outcome.length}{result}",
                            done=outcome.status == "completed")
         if outcome.epochs_done > 0:
             self.results.show_run(outcome.run_id)

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from app.shared.wording import plural
 from core.training.config import TrainConfig
 from core.training.control import Reporter, TrainControl
 from core.training.metrics import EpochMetrics, StartInfo, StepMetrics
@@ -44,8 +45,17 @@ class TrainOutcome:
 
     run_id: str
     status: str  # "completed" | "stopped"
-    epochs_done: int
+    epochs_done: int  # passes over the training images begun and ended (a cut-short one too)
     history: tuple[EpochMetrics, ...]
+    epochs_trained: float = 0.0  # fractional: a time budget's last pass is cut short
+    time_budget: float = 0.0  # seconds, when the run trained to a time budget
+
+    @property
+    def length(self) -> str:
+        """'3 epochs', or '1.26 epochs in a 60 s time budget'."""
+        if self.time_budget:
+            return f"{self.epochs_trained:.2f} epochs in a {self.time_budget:g} s time budget"
+        return plural(self.epochs_done, "epoch")
 
 
 class JobReporter(Reporter):
@@ -57,6 +67,7 @@ class JobReporter(Reporter):
         self._pending: list[StepMetrics] = []
         self._last_flush = 0.0
         self._last_download = 0.0
+        self.last_epoch = 0.0  # the fractional epoch of the last step reported
 
     def status(self, text: str) -> None:
         self.state.set_progress(text)
@@ -73,6 +84,7 @@ class JobReporter(Reporter):
 
     def step(self, metrics: StepMetrics) -> None:
         self._pending.append(metrics)
+        self.last_epoch = metrics.epoch
         if time.monotonic() - self._last_flush >= STEP_FLUSH_S:
             self.flush()
 
@@ -101,5 +113,7 @@ def run_training(config: TrainConfig | None, resume: str | None, control: TrainC
         result = start_training(config or TrainConfig(), reporter, control, resume=resume)
     finally:
         reporter.flush()
+    budget = config.time_budget if config is not None else 0.0  # a budget run never resumes
     return TrainOutcome(reporter.run_id, result.status, result.epochs_done,
-                        tuple(result.history))
+                        tuple(result.history), epochs_trained=reporter.last_epoch,
+                        time_budget=budget)

@@ -175,4 +175,4 @@ def compile_for_training(model: torch.nn.Module, sample: torch.Tensor,
     if compiled is model:
         return CompiledModel(model, seconds, f"Training eagerly: torch.compile failed ({reason}).")
     return CompiledModel(compiled, seconds, f"Compiled the model for {device.type} in "
-                                            f"{seconds:.1f} s (before epoch 1).")
+                                            f"{seconds:.1f} s, before its first step.")

@@ -73,4 +73,4 @@ def test_progress_shows_the_budget_in_seconds(qtbot) -> None:
     progress._budget_started -= 12.0  # 12 s into the run
     progress.advance(250)
     assert progress.bar.value() == pytest.approx(120, abs=2)
-    assert "Epoch 3" in progress.headline.text() and "0:30" in progress.headline.text()
+    assert "2.50 epochs" in progress.headline.text() and "0:30" in progress.headline.text()
