@@ -47,6 +47,27 @@ _wants_cpu_torch() {
   esac
 }
 
+_pip() {  # pip "$@" with its output appended to log $1, saying what it does while it runs
+  local log=$1 shown="" line pid start=$SECONDS last_print=-10
+  shift
+  "$VENV/bin/python" -m pip "$@" >>"$log" 2>&1 &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    line=$(grep -E '^ *(Collecting|Downloading|Installing|Building|Successfully)' "$log" \
+           | tail -n 1 | sed 's/^ *//' | cut -c1-70) || true
+    [ -n "$line" ] || continue
+    if [ -t 2 ]; then  # a terminal: one line, rewritten in place
+      printf '\r  %4ss  %-72s' "$((SECONDS - start))" "$line" >&2
+    elif [ "$line" != "$shown" ] && [ $((SECONDS - last_print)) -ge 5 ]; then
+      echo "  $((SECONDS - start)) s: $line" >&2
+      shown=$line last_print=$SECONDS
+    fi
+  done
+  [ -t 2 ] && printf '\r%-80s\r' "" >&2
+  wait "$pid"
+}
+
 _has_torch() { compgen -G "$VENV/lib/python3*/site-packages/torch" >/dev/null; }
 
 _install_cpu_torch() {  # before DigitLab, so its `torch` requirement is already met; log: $1
@@ -54,8 +75,8 @@ _install_cpu_torch() {  # before DigitLab, so its `torch` requirement is already
   _has_torch && return 0  # a torch installed earlier stays: changing it is the user's choice
   echo "No NVIDIA GPU here: installing the CPU-only torch from $TORCH_CPU_INDEX" \
        "(about 0.8 GB instead of 5 GB with the CUDA libraries; DIGITLAB_TORCH=pypi skips this)..." >&2
-  if ! "$VENV/bin/python" -m pip install --timeout 20 --retries 1 --index-url "$TORCH_CPU_INDEX" \
-       torch torchvision >>"$1" 2>&1; then
+  if ! _pip "$1" install --timeout 20 --retries 1 --index-url "$TORCH_CPU_INDEX" \
+       torch torchvision; then
     echo "Could not install it from $TORCH_CPU_INDEX (offline or blocked? details in $1);" \
          "installing PyPI's torch instead, CUDA libraries included." >&2
   fi
@@ -78,7 +99,7 @@ ensure_installed() {
        "The first time this downloads torch and Qt and takes a few minutes..." >&2
   : >"$log"
   _install_cpu_torch "$log"
-  if ! "$VENV/bin/python" -m pip install -e "$target" >>"$log" 2>&1; then
+  if ! _pip "$log" install -e "$target"; then
     tail -n 30 "$log" >&2
     _die "installing failed (whole log: $log)."
   fi

@@ -3,7 +3,9 @@
 # (`./scripts/start.sh --self-test`, `--startup-time`, `--version`).
 #
 # 1. Installs DigitLab into .venv only when needed: the venv is missing, or pyproject.toml
-#    changed since the last install (scripts/_venv.sh). pip stays quiet unless it fails.
+#    changed since the last install (scripts/_venv.sh). pip's output goes to a log; the step it
+#    is on (Collecting, Downloading, Installing) is shown while it runs. Without an NVIDIA GPU,
+#    torch comes from PyTorch's CPU-only index (DIGITLAB_TORCH=pypi keeps PyPI's CUDA build).
 # 2. On Linux, checks that Qt's X11 plugin finds its system libraries and, if not, prints the
 #    command that installs them (app/shared/qt_libs.py) instead of letting Qt abort.
 #    DIGITLAB_NO_LIB_CHECK=1 skips that check.

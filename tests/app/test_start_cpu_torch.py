@@ -102,3 +102,16 @@ def test_a_misspelt_choice_stops_with_the_choices(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "DIGITLAB_TORCH is 'cuda'; use auto, cpu" in proc.stderr
     assert "app started" not in proc.stdout
+
+
+def test_the_install_says_what_pip_is_doing_while_it_runs(tmp_path: Path) -> None:
+    root = _fake_checkout(tmp_path)
+    python = root / ".venv" / "bin" / "python"  # a pip that takes a while, as the first one does
+    python.write_text(FAKE_PYTHON.replace(
+        "exit 0", 'if [ "$1 $2" = "-m pip" ]; then echo "Collecting torch>=2.4"; '
+        'echo "  Downloading torch-2.14.1-cp311-manylinux_2_28_x86_64.whl (915.6 MB)"; '
+        "sleep 3; fi\nexit 0"))
+    proc = _run(root, {"DIGITLAB_TORCH": "pypi"})
+    assert proc.returncode == 0, proc.stderr
+    assert "s: Downloading torch-2.14.1" in proc.stderr  # not silent for minutes
+    assert "app started" in proc.stdout
