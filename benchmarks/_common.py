@@ -89,3 +89,70 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
     return ordered[index]
+
+
+class EagerBaseline:
+    """The loop the seed write-ups ran, which the trainer is measured against: a torch Dataset
+    with per-sample torchvision transforms (a random affine like DigitLab's augmentation at
+    strength 1, then MNIST's normalisation), a DataLoader at batch 128 (shuffled), the eager
+    model and SGD with momentum at a constant rate. Needs torch and torchvision."""
+
+    def __init__(self, model_name: str, train_images: Any, train_labels: Any, test_images: Any,
+                 test_labels: Any, device: str = "cpu", seed: int = 0, lr: float = 0.05) -> None:
+        import torch
+        from torch.utils.data import DataLoader, Dataset
+        from torchvision import transforms
+
+        from core.data.augment import ROTATION_AT_FULL_STRENGTH
+        from core.data.mnist import MNIST_MEAN, MNIST_STD
+        from core.models import build_model
+
+        norm = transforms.Normalize((MNIST_MEAN,), (MNIST_STD,))
+        augment = transforms.Compose([
+            transforms.RandomAffine(degrees=ROTATION_AT_FULL_STRENGTH, translate=(0.08, 0.08),
+                                    scale=(0.92, 1.08), shear=6),
+            transforms.ToTensor(), norm])
+        plain = transforms.Compose([transforms.ToTensor(), norm])
+
+        class Mnist(Dataset):
+            def __init__(self, images: Any, labels: Any, transform: Any) -> None:
+                self.images, self.labels, self.transform = images, labels, transform
+
+            def __len__(self) -> int:
+                return len(self.labels)
+
+            def __getitem__(self, i: int) -> tuple[Any, int]:
+                from PIL import Image
+
+                return self.transform(Image.fromarray(self.images[i])), int(self.labels[i])
+
+        torch.manual_seed(seed)
+        self.device = device
+        self.train = DataLoader(Mnist(train_images, train_labels, augment), batch_size=128,
+                                shuffle=True)
+        self.test = DataLoader(Mnist(test_images, test_labels, plain), batch_size=1000)
+        self.n_test = len(test_labels)
+        self.model = build_model(model_name).to(device)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=lr, momentum=0.9)
+
+    def train_epoch(self) -> None:
+        import torch.nn.functional as F
+
+        self.model.train()
+        for x, y in self.train:
+            x, y = x.to(self.device), y.to(self.device)
+            self.optimizer.zero_grad()
+            F.cross_entropy(self.model(x), y).backward()
+            self.optimizer.step()
+
+    def test_accuracy(self) -> float:
+        """% of the test digits read right."""
+        import torch
+
+        correct = 0
+        self.model.eval()
+        with torch.no_grad():
+            for x, y in self.test:
+                predicted = self.model(x.to(self.device)).argmax(1)
+                correct += (predicted == y.to(self.device)).sum().item()
+        return 100 * correct / self.n_test

@@ -43,9 +43,9 @@ def main() -> None:
     from core.experiments.spec import coerce
     from core.training.budget import StepBudget
     from core.training.control import Reporter, TrainControl
-    from core.training.launch import new_run_config
     from core.training.loop import train_to_budget
     from core.training.state import build_state
+    from core.workflows.launch import new_run_config
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -4,9 +4,10 @@ its own process so that its peak memory is its own.
 
 The baseline is the loop the seed write-ups ran: a torch Dataset with per-sample torchvision
 transforms (the same kind of random affine augmentation), a DataLoader at batch 128, an eager
-model, SGD, then a test pass. DigitLab's path is `core.training.loop.train` with the model's default
-recipe on the CPU (core/fast.py): the whole set as tensors, batched augmentation, no DataLoader,
-and torch.compile, whose compile time is spent before epoch 1 and reported on its own.
+model, SGD, then a test pass (benchmarks/_common.py's `EagerBaseline`, shared with
+bench_time_to_accuracy.py). DigitLab's path is `core.training.loop.train` with the model's default
+recipe on the CPU (core/training/speed.py): the whole set as tensors, batched augmentation, no
+DataLoader, and torch.compile, whose compile time is spent before epoch 1 and reported on its own.
 
     python benchmarks/bench_epoch.py [--device cpu|cuda] [--model dl-dilated-8k]
                                      [--train-images 60000]
@@ -23,65 +24,26 @@ import subprocess
 import sys
 import time
 
-from _common import REPO, emit
+from _common import REPO, EagerBaseline, emit
 
 
 def baseline_epoch(model_name: str, n_train: int, device: str) -> dict[str, float]:
-    import torch
-    import torch.nn.functional as F
-    from torch.utils.data import DataLoader, Dataset
-    from torchvision import transforms
-
     from core.data.mnist import load_mnist
-    from core.models import build_model
 
     data = load_mnist(fetch=False)
-    augment = transforms.Compose([
-        transforms.RandomAffine(degrees=8, translate=(0.08, 0.08), scale=(0.92, 1.08), shear=6),
-        transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
-    plain = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
-
-    class Mnist(Dataset):
-        def __init__(self, images, labels, transform) -> None:  # type: ignore[no-untyped-def]
-            self.images, self.labels, self.transform = images, labels, transform
-
-        def __len__(self) -> int:
-            return len(self.labels)
-
-        def __getitem__(self, i: int):  # type: ignore[no-untyped-def]
-            from PIL import Image
-
-            return self.transform(Image.fromarray(self.images[i])), int(self.labels[i])
-
-    torch.manual_seed(0)
-    train = DataLoader(Mnist(data.train_images[:n_train], data.train_labels[:n_train], augment),
-                       batch_size=128, shuffle=True)
-    test = DataLoader(Mnist(data.test_images, data.test_labels, plain), batch_size=1000)
-    model = build_model(model_name).to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    baseline = EagerBaseline(model_name, data.train_images[:n_train], data.train_labels[:n_train],
+                             data.test_images, data.test_labels, device, seed=0)
     t0 = time.perf_counter()
-    model.train()
-    for x, y in train:
-        x, y = x.to(device), y.to(device)
-        optimizer.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        optimizer.step()
-    correct = 0
-    model.eval()
-    with torch.no_grad():
-        for x, y in test:
-            x, y = x.to(device), y.to(device)
-            correct += (model(x).argmax(1) == y).sum().item()
-    seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "test_acc": 100 * correct / len(data.test_labels)}
+    baseline.train_epoch()
+    test_acc = baseline.test_accuracy()
+    return {"seconds": time.perf_counter() - t0, "test_acc": test_acc}
 
 
 def digitlab_epoch(model_name: str, n_train: int, device: str) -> dict[str, float]:
     from core.data.mnist import load_mnist
     from core.training.config import TrainConfig
-    from core.training.launch import new_run_config
     from core.training.loop import train
+    from core.workflows.launch import new_run_config
 
     config: TrainConfig = new_run_config({"model": model_name, "epochs": 1, "device": device,
                                           "train_subset": n_train})

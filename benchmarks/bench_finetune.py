@@ -24,8 +24,10 @@ from _common import emit
 
 from core.data.pen_digits import make_writers
 from core.data.pen_proxy import FINETUNE_SEED, TEST_SEED, pen_digit_set
+from core.jobs import ConsoleJob
 from core.onnx_io.classifier import DigitClassifier
-from core.training.finetune import BUNDLED, ConsoleJob, FinetuneSettings, finetune
+from core.training.finetune import FinetuneSettings
+from core.workflows.finetune import BUNDLED, finetune
 
 
 def main() -> None:
@@ -96,8 +98,8 @@ def _base_file(base: str, folder: str) -> Path:
 
     if base == BUNDLED:
         return bundled_model_path()
-    from core.onnx_io.export import export_run
     from core.runs.store import RunStore
+    from core.workflows.export import export_run
 
     return export_run(RunStore().get(base), Path(folder) / "base.onnx", "last").path
 

@@ -11,8 +11,16 @@ passes are left out of its clock, in its favour), until it has run as long as th
 
     python benchmarks/bench_time_to_accuracy.py [--budgets 30 60] [--seeds 0 1 2]
 
+The first DigitLab run starts with an empty torch.compile cache (a machine that never compiled
+the model: the benchmark gives its runs a cache folder of their own), the later ones with what
+the runs before them left there, as a user's runs would; `--cache user` uses the user's cache as
+it is. Background compiles the runs start are waited for before the eager loop runs.
+
 Prints one JSON line and one readable line per DigitLab run, then the summary (recorded in
-benchmarks/records.jsonl, from which RESULTS.md's table is made).
+benchmarks/records.jsonl, from which RESULTS.md's "Time to accuracy" table is made:
+`python scripts/results_tables.py`). `--smoke` checks the plumbing in about a minute (one 12 s
+budget on 2,000 images, a 12 s eager loop), records into a temporary file and prints the table
+it would make.
 """
 
 from __future__ import annotations
@@ -21,17 +29,21 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
-from _common import REPO, emit
+from _common import REPO, EagerBaseline, emit
 
 TARGETS = {30: 99.4, 60: 99.5}  # issue 17: test accuracy each seed must reach in that budget
 OVERRUN_S = 10.0  # ... with the whole process at most this much longer than its budget
 
 
-def digitlab_run(budget: float, seed: int, device: str, extra: list[str]) -> dict:
+def digitlab_run(budget: float, seed: int, device: str, extra: list[str],
+                 env: dict[str, str] | None = None) -> dict:
     """One `digitlab-cli train --time-budget` process: wall time, accuracy, what it chose."""
     from core.runs.store import RunStore
 
@@ -39,7 +51,7 @@ def digitlab_run(budget: float, seed: int, device: str, extra: list[str]) -> dic
            "--device", device, "--seed", str(seed), "--quiet", *extra]
     load = os.getloadavg()[0]
     t0 = time.perf_counter()
-    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t0
     if out.returncode != 0:
         raise SystemExit(f"{' '.join(cmd[1:])} failed:\n{out.stderr[-2000:]}")
@@ -56,67 +68,45 @@ def digitlab_run(budget: float, seed: int, device: str, extra: list[str]) -> dic
             "startup_s": round(chosen.get("startup_s", 0.0), 2),
             "training_s": round(chosen.get("training_s", 0.0), 2),
             "evaluation_s": round(chosen.get("evaluation_s", 0.0), 2),
+            "compile": chosen.get("compile", ""), "compile_s": chosen.get("compile_s", 0.0),
+            "compiled_from_step": chosen.get("compiled_from_step", -1),
+            "threads": chosen.get("threads"), "threads_step_ms": chosen.get("threads_step_ms"),
+            "verdict": chosen.get("verdict", ""),
             "load_before": round(load, 2), "load_after": round(os.getloadavg()[0], 2)}
+
+
+def wait_for_background_compiles(cache: Path, limit_s: float = 600.0) -> float:
+    """Seconds spent waiting for the compiles the runs started in the background (their lock
+    files, core/training/compile_cache.py) to end: the eager loop then has the CPU to itself."""
+    from core.training.compile_cache import MARKER_FOLDER
+
+    t0 = time.perf_counter()
+    while any((cache / MARKER_FOLDER).glob("*.lock")) and time.perf_counter() - t0 < limit_s:
+        time.sleep(1.0)
+    return round(time.perf_counter() - t0, 1)
 
 
 def baseline_child(model_name: str, seconds: float, seed: int, device: str,
                    train_subset: int) -> None:
     """The eager loop, in this (child) process: prints one JSON line per epoch."""
-    import torch
-    import torch.nn.functional as F
-    from torch.utils.data import DataLoader, Dataset
-    from torchvision import transforms
-
-    from core.data.mnist import MNIST_MEAN, MNIST_STD, load_mnist
-    from core.models import build_model
+    from core.data.mnist import load_mnist
     from core.training.budget import process_start_time
 
     started = process_start_time()
     data = load_mnist(fetch=False).subset(train_subset)
-    norm = transforms.Normalize((MNIST_MEAN,), (MNIST_STD,))
-    augment = transforms.Compose([
-        transforms.RandomAffine(degrees=8, translate=(0.08, 0.08), scale=(0.92, 1.08), shear=6),
-        transforms.ToTensor(), norm])
-    plain = transforms.Compose([transforms.ToTensor(), norm])
-
-    class Mnist(Dataset):
-        def __init__(self, images, labels, transform) -> None:  # type: ignore[no-untyped-def]
-            self.images, self.labels, self.transform = images, labels, transform
-
-        def __len__(self) -> int:
-            return len(self.labels)
-
-        def __getitem__(self, i: int):  # type: ignore[no-untyped-def]
-            from PIL import Image
-
-            return self.transform(Image.fromarray(self.images[i])), int(self.labels[i])
-
-    torch.manual_seed(seed)
-    train = DataLoader(Mnist(data.train_images, data.train_labels, augment), batch_size=128,
-                       shuffle=True)
-    test = DataLoader(Mnist(data.test_images, data.test_labels, plain), batch_size=1000)
-    model = build_model(model_name).to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    baseline = EagerBaseline(model_name, data.train_images, data.train_labels, data.test_images,
+                             data.test_labels, device, seed=seed)
     evaluating = 0.0  # seconds of test passes, left out of the baseline's clock
     epoch = 0
     while time.time() - started - evaluating < seconds:
-        model.train()
-        for x, y in train:
-            x, y = x.to(device), y.to(device)
-            optimizer.zero_grad()
-            F.cross_entropy(model(x), y).backward()
-            optimizer.step()
+        baseline.train_epoch()
         epoch += 1
         at = time.time() - started - evaluating
         t_eval = time.perf_counter()
-        correct = 0
-        model.eval()
-        with torch.no_grad():
-            for x, y in test:
-                correct += (model(x.to(device)).argmax(1) == y.to(device)).sum().item()
+        test_acc = baseline.test_accuracy()
         evaluating += time.perf_counter() - t_eval
-        print(json.dumps({"epoch": epoch, "wall_s": round(at, 2),
-                          "test_acc": 100 * correct / len(data.test_labels)}), flush=True)
+        print(json.dumps({"epoch": epoch, "wall_s": round(at, 2), "test_acc": test_acc}),
+              flush=True)
 
 
 def baseline_run(model_name: str, seconds: float, seed: int, device: str,
@@ -149,25 +139,44 @@ def main() -> None:
                         help="train on the first N images (0: all): quick checks of the script")
     parser.add_argument("--train-option", action="append", default=[], metavar="OPT",
                         help="extra `digitlab-cli train` option, e.g. --train-option=--model=X")
+    parser.add_argument("--cache", choices=["cold", "user"], default="cold",
+                        help="cold: the runs get a torch.compile cache of their own, empty for "
+                             "the first (default); user: the user's cache as it is")
+    parser.add_argument("--smoke", action="store_true",
+                        help="check the plumbing: one 12 s budget on 2,000 images, a 12 s eager "
+                             "loop, recorded into a temporary file, the table printed")
     parser.add_argument("--baseline-child", metavar="MODEL", help=argparse.SUPPRESS)
     parser.add_argument("--seconds", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.smoke:
+        args.budgets, args.seeds, args.train_subset = [12.0], [0], args.train_subset or 2000
+        os.environ.setdefault("DIGITLAB_BENCH_RECORDS",
+                              str(Path(tempfile.mkdtemp()) / "records.jsonl"))
     if args.baseline_child:
         baseline_child(args.baseline_child, args.seconds, args.seeds[0], args.device,
                        args.train_subset)
         return
 
+    env = dict(os.environ)
+    cache = Path(tempfile.mkdtemp(prefix="digitlab-bench-inductor-"))
+    if args.cache == "cold":
+        env["TORCHINDUCTOR_CACHE_DIR"] = str(cache)  # empty: the first run is a cold machine's
     runs = []
     for seed in args.seeds:
         for budget in args.budgets:
             extra = [*args.train_option, "--train-subset", str(args.train_subset)]
-            run = digitlab_run(budget, seed, args.device, extra)
+            run = digitlab_run(budget, seed, args.device, extra, env)
+            run["cache_at_start"] = ("empty" if args.cache == "cold" and not runs else
+                                     "as the runs before left it" if args.cache == "cold"
+                                     else "the user's")
             runs.append(run)
             print(json.dumps({"digitlab": run}), flush=True)
             print(f"digitlab-cli train --time-budget {budget:g} --seed {seed}: "
                   f"{run['test_acc']:.2f}% in {run['wall_s']:.1f} s ({run['model']}, "
                   f"{run['epochs']:.2f} epochs, load {run['load_before']:.1f})", flush=True)
     model = runs[0]["model"]
+    waited = wait_for_background_compiles(cache)
+    shutil.rmtree(cache, ignore_errors=True)
     baselines = [baseline_run(model, max(args.budgets), seed, args.device, args.train_subset)
                  for seed in args.seeds[:args.baseline_seeds]]
     summary = {}
@@ -182,7 +191,8 @@ def main() -> None:
                    and max(walls) <= budget + OVERRUN_S,
             "baseline_accs": [accuracy_at(c, budget) for c in baselines]}
     figures = {"device": args.device, "model": model, "seeds": args.seeds,
-               "train_subset": args.train_subset,
+               "train_subset": args.train_subset, "cache": args.cache,
+               "waited_for_background_compiles_s": waited,
                "budgets": args.budgets, "digitlab": runs, "baseline": baselines,
                "baseline_time_to_99.0": [time_to(c, 99.0) for c in baselines],
                "baseline_time_to_99.4": [time_to(c, 99.4) for c in baselines],
@@ -197,6 +207,17 @@ def main() -> None:
         f"{', '.join(shown(a) for a in s['baseline_accs']) or 'not run'}"
         for b, s in summary.items())
     emit("time_to_accuracy", figures, f"{model} on {args.device}: {line}")
+    if args.smoke:
+        print_table(Path(os.environ["DIGITLAB_BENCH_RECORDS"]))
+
+
+def print_table(records: Path) -> None:
+    """The "Time to accuracy" table that scripts/results_tables.py makes of `records`."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    import results_tables
+
+    print(f"Recorded into {records}; its table:")
+    print(results_tables.render_named("time_to_accuracy", records))
 
 
 if __name__ == "__main__":

@@ -59,8 +59,8 @@ def environment(device: str) -> dict[str, Any]:
 def one_run(overrides: dict[str, Any], data: Any) -> dict[str, Any]:
     """Train once; wall seconds from the end of compilation to the end of the last epoch."""
     from core.training.control import Reporter
-    from core.training.launch import new_run_config
     from core.training.loop import train
+    from core.workflows.launch import new_run_config
 
     marks: dict[str, float] = {}
 

@@ -39,3 +39,8 @@ def printable(text: object, limit: int = 1000) -> str:
     if len(cleaned) > limit:
         cleaned = cleaned[: max(0, limit - 1)] + "…"
     return cleaned
+
+
+def percent(value: float | None, digits: int = 2) -> str:
+    """A percentage as every table and label writes it ("99.42%"); "–" when there is none."""
+    return "–" if value is None else f"{value:.{digits}f}%"

@@ -53,9 +53,9 @@ def main() -> int:
     from app.selftest import _replay
     from app.shared.style import configure_plots
     from app.window import MainWindow
-    from core.onnx_io.export import export_run
     from core.paths import exports_dir
     from core.runs.store import RunStore
+    from core.workflows.export import export_run
 
     configure_plots()
     OUT.mkdir(parents=True, exist_ok=True)

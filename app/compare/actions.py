@@ -21,7 +21,7 @@ from app.shared.jobs import JobRunner
 from app.shared.wording import plural
 from core.errors import DigitLabError
 from core.fileio import write_bytes_atomic
-from core.runs.best import default_checkpoint
+from core.runs.best import resolve_checkpoint
 from core.runs.record import DamagedRun
 from core.runs.report import markdown_table, summarize_run
 from core.runs.store import RunRecord, RunStore
@@ -109,7 +109,7 @@ class RunActions(QObject):
         if key not in self._checkpoint_known:
             try:
                 run = self.store.get(record.id)
-                found = run.has_checkpoint(default_checkpoint(run.record))
+                found = run.has_checkpoint(resolve_checkpoint(run.record, None))
             except DigitLabError:  # deleted or damaged since the table was read
                 found = False
             self._checkpoint_known = {key: found}  # only the run selected now
@@ -196,7 +196,8 @@ class RunActions(QObject):
         ids = [r.id for r in self._selected() if r.effective_status != "running"]
         if not ids:
             return
-        from core.data.my_digits import MyDigits, score_run  # numpy and Pillow; torch once it runs
+        from core.data.my_digits import MyDigits  # numpy and Pillow
+        from core.workflows.my_digits import score_run  # torch once it runs
 
         if MyDigits().count() == 0:
             self._warn("No digits to score on", "Draw some digits in the Draw tab and save them "
@@ -230,7 +231,7 @@ class RunActions(QObject):
         run_id, name, store = one.id, one.name, self.store
 
         def export() -> str:  # worker thread: export imports torch and onnx
-            from core.onnx_io.export import export_run_for_draw  # shared with the Train tab
+            from core.workflows.export import export_run_for_draw  # shared with the Train tab
 
             return str(export_run_for_draw(run_id, store))
 

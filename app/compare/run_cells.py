@@ -28,7 +28,7 @@ from core.runs.report import (
     summarize_run,
 )
 from core.runs.store import RunRecord
-from core.text import printable
+from core.text import percent, printable
 
 
 class Col(IntEnum):
@@ -164,10 +164,6 @@ def badges(s: RunSummary) -> dict[Col, bool | None]:
             Col.HITS_EPOCHS: s.meets_epochs if trained else None}
 
 
-def _pct(value: float | None, digits: int = 2) -> str:
-    return "–" if value is None else f"{value:.{digits}f}%"
-
-
 # -- what a cell shows -------------------------------------------------------------------------
 # Each public function takes any row; the private ones below it know healthy runs only.
 
@@ -218,9 +214,9 @@ def _text(s: RunSummary, col: Col) -> str:
         case Col.RF:
             return str(s.receptive_field) if s.receptive_field else "–"
         case Col.BEST:
-            return _pct(s.best_acc)
+            return percent(s.best_acc)
         case Col.FINAL:
-            return _pct(s.final_acc)
+            return percent(s.final_acc)
         case Col.LAST3:
             return "  ".join(f"{a:.2f}" for a in s.last3) or "–"
         case Col.EPOCHS:
@@ -233,7 +229,7 @@ def _text(s: RunSummary, col: Col) -> str:
         case Col.STATUS:
             return s.status
         case Col.MY_DIGITS:
-            return _pct(s.my_digits_acc, 1)
+            return percent(s.my_digits_acc, 1)
     verdict = badges(s)[col]
     return "–" if verdict is None else "✓" if verdict else "✗"
 

@@ -1,7 +1,7 @@
 """"Teach it my hand": fine-tune the model in use on My digits into a personal model.
 
 The button waits until every digit has MIN_PER_DIGIT drawings. The work is
-`core.training.finetune.finetune`, run through the tab's job helper; the personal model is
+`core.workflows.finetune.finetune`, run through the tab's job helper; the personal model is
 written to the exports folder (the Draw tab's model lists show it) and handed to the tab to open.
 Which model is taught: the run the current model was exported from (or a personal model's own
 base) when that run is still in the store, else the bundled model.
@@ -22,20 +22,21 @@ from app.shared.dialogs import show_error
 from app.shared.jobs import JobRunner
 from core.data.my_digits import MyDigits
 from core.errors import DigitLabError
+from core.jobs import Job
 from core.onnx_io.classifier import DigitClassifier
 from core.paths import exports_dir
 from core.training.finetune import MIN_PER_DIGIT  # torch-free: torch loads inside the job
 
 
-def teach_job(base: str, images: Any, labels: Any, output: Path, state: Any) -> Any:
+def teach_job(base: str, images: Any, labels: Any, output: Path, state: Job) -> Any:
     """The background work: imports torch in the job's thread, reports through `state`."""
-    from core.training.finetune import finetune
+    from core.workflows.finetune import finetune
 
     return finetune(base, images, labels, output, job=state)
 
 
 def base_job(metadata: dict[str, str]) -> str:
-    from core.training.finetune import base_for
+    from core.workflows.finetune import base_for
 
     return base_for(metadata)
 

@@ -13,12 +13,12 @@ The API:
 - `start(fn, *args, on_done=, on_error=, on_progress=, on_partial_result=, on_cancelled=)`
   runs `fn(*args)` in a new thread. One job at a time per runner: `start` first cancels the job
   still running (its outcome is then reported as cancelled). Two things at once: two runners.
-- If `fn` has a parameter named `state`, it gets a `JobState` as that keyword. Through it the
-  function reports progress (`state.set_progress(value)` → `on_progress(value)`: a status line,
-  bytes downloaded) and pieces of its result (`state.set_partial_result(value)` →
-  `on_partial_result(value)`: metrics as they come), and checks
-  `state.is_interruption_requested()` between steps. Such a function knows nothing of Qt, so it
-  is tested without a thread (pass any object with those three methods).
+- If `fn` has a parameter named `state`, it gets a `JobState` (a `core.jobs.Job`) as that
+  keyword. Through it the function reports progress (`state.set_progress(value)` →
+  `on_progress(value)`: a status line, bytes downloaded) and pieces of its result
+  (`state.set_partial_result(value)` → `on_partial_result(value)`: metrics as they come), and
+  checks `state.is_interruption_requested()` between steps. Such a function knows nothing of
+  Qt, so it is tested without a thread (pass `core.jobs.ConsoleJob` or any recorder).
 - Exactly one of `on_done(result)`, `on_error(exception)` or `on_cancelled()` runs per job, once
   its thread has ended and been joined. A job cancelled (by `cancel()` or a newer `start()`)
   reports `on_cancelled()` however it ended, and its later progress is dropped. An error with no
@@ -59,15 +59,17 @@ def live_job_threads() -> list[QThread]:
 
 
 class JobState:
-    """What a work function gets as `state`: report progress, hear about interruption.
+    """What a work function gets as `state`: the app's `core.jobs.Job`.
 
-    Its methods may be called from the job's thread; values cross to the GUI thread queued.
+    `progress` and `partial` receive what the work reports (a job thread passes its signals'
+    emit, so values cross to the GUI thread queued); `request_interruption` is the runner's.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, progress: Callable[[object], None] = lambda value: None,
+                 partial: Callable[[object], None] = lambda value: None) -> None:
         self._interrupt = threading.Event()
-        self._progress: Callable[[object], None] = lambda value: None
-        self._partial: Callable[[object], None] = lambda value: None
+        self._progress = progress
+        self._partial = partial
 
     def set_progress(self, value: object) -> None:
         """How far the work is: any plain value (a status line, a (done, total) pair)."""
@@ -80,6 +82,10 @@ class JobState:
     def is_interruption_requested(self) -> bool:
         """True once the job was cancelled: stop soon (raise or return, either is fine)."""
         return self._interrupt.is_set()
+
+    def request_interruption(self) -> None:
+        """Cancel: from now on the work hears `is_interruption_requested()` as True."""
+        self._interrupt.set()
 
 
 @dataclass
@@ -98,15 +104,16 @@ class _JobThread(QThread):
     _progress = Signal(object)
     _partial = Signal(object)
 
-    def __init__(self, runner: JobRunner, call: Callable[[], Any], state: JobState,
+    def __init__(self, runner: JobRunner, fn: Callable[..., Any], args: tuple[Any, ...],
                  callbacks: _Callbacks) -> None:
         super().__init__()  # no Qt parent: deleting a widget must never delete a running thread
-        self._runner, self._call, self.state, self._callbacks = runner, call, state, callbacks
+        self._runner, self._callbacks = runner, callbacks
+        self.state = JobState(self._progress.emit, self._partial.emit)
+        kwargs = {"state": self.state} if _wants_state(fn) else {}
+        self._call: Callable[[], Any] = lambda: fn(*args, **kwargs)
         self._outcome: tuple[str, Any] = ("cancelled", None)
         self._joined = False
         self._silent = False  # ended within a shutdown: the owner is going away, report nothing
-        state._progress = self._progress.emit
-        state._partial = self._partial.emit
         self._progress.connect(self._deliver_progress)
         self._partial.connect(self._deliver_partial)
         self.finished.connect(self.join)  # queued: runs once the thread has (nearly) ended
@@ -136,15 +143,17 @@ class _JobThread(QThread):
             self._callbacks.on_partial_result(value)
 
     @Slot()
-    def join(self) -> None:
-        """Wait for the thread's very end, release it, then report its outcome (once)."""
+    def join(self, silent: bool = False) -> None:
+        """Wait for the thread's very end, release it, then report its outcome (once).
+        `silent`: it ended within a shutdown, the owner is going away: report nothing."""
         if self._joined:
             return
+        self._silent = self._silent or silent
         self.wait()
         self._joined = True
         _UNJOINED.discard(self)
         if shiboken6.isValid(self._runner):
-            self._runner._ended(self)
+            self._runner.release(self)
         if not self._may_report():
             return
         kind, value = self._outcome
@@ -184,11 +193,8 @@ class JobRunner(QObject):
               on_cancelled: Callable[[], None] | None = None) -> None:
         """Cancel the running job, if any, and run `fn(*args)` (plus `state=`) in a new thread."""
         self.cancel()
-        state = JobState()
-        kwargs = {"state": state} if _wants_state(fn) else {}
-        thread = _JobThread(self, lambda: fn(*args, **kwargs), state,
-                            _Callbacks(on_done, on_error, on_progress, on_partial_result,
-                                       on_cancelled))
+        thread = _JobThread(self, fn, args, _Callbacks(on_done, on_error, on_progress,
+                                                       on_partial_result, on_cancelled))
         self._current = thread
         self._threads.append(thread)
         _UNJOINED.add(thread)
@@ -202,7 +208,7 @@ class JobRunner(QObject):
     def cancel(self) -> None:
         """Ask the running job to stop; do not wait. Its outcome will read as cancelled."""
         if self._current is not None:
-            self._current.state._interrupt.set()
+            self._current.state.request_interruption()
             self._current = None
 
     def shutdown(self, timeout: float = 30.0) -> bool:
@@ -210,7 +216,21 @@ class JobRunner(QObject):
         ended. No callback runs for the jobs that ended within the timeout."""
         return shutdown_all([self], timeout)
 
-    def _ended(self, thread: _JobThread) -> None:
+    def join_until(self, deadline: float) -> bool:
+        """Wait for this runner's threads until `deadline` (time.monotonic()); True if all
+        ended. Those that ended are joined silently; one still running reports
+        `on_cancelled()` whenever it ends."""
+        ended = True
+        for thread in list(self._threads):
+            left_ms = max(0, int((deadline - time.monotonic()) * 1000))
+            if thread.wait(left_ms):
+                thread.join(silent=True)
+            else:
+                ended = False
+        return ended
+
+    def release(self, thread: _JobThread) -> None:
+        """Forget `thread`: called by the thread itself once it is joined."""
         if thread in self._threads:
             self._threads.remove(thread)
         if self._current is thread:
@@ -223,13 +243,4 @@ def shutdown_all(runners: Iterable[JobRunner], timeout: float = 30.0) -> bool:
     for runner in runners:
         runner.cancel()
     deadline = time.monotonic() + timeout
-    ended = True
-    for runner in runners:
-        for thread in list(runner._threads):
-            left_ms = max(0, int((deadline - time.monotonic()) * 1000))
-            if thread.wait(left_ms):
-                thread._silent = True
-                thread.join()
-            else:
-                ended = False  # it reports on_cancelled() when it does end
-    return ended
+    return all([runner.join_until(deadline) for runner in runners])  # every runner waited on

@@ -26,9 +26,10 @@ from PySide6.QtWidgets import (
 
 from app.shared.dialogs import plain_tooltip
 from app.shared.jobs import JobRunner
-from app.train.training_job import DOWNLOAD_EVERY_S, Download, ProgressState
+from app.train.training_job import DOWNLOAD_EVERY_S, Download
 from core.data.mnist import SPLITS, find_mnist_files
 from core.errors import DatasetError
+from core.jobs import Job
 from core.paths import default_data_dir
 
 DATA_DIR_KEY = "train/data_dir"
@@ -52,7 +53,7 @@ def fetch_failure_text(error: BaseException) -> tuple[str, str]:
             "files.")
 
 
-def fetch_job(folder: Path, *, state: ProgressState) -> Path:
+def fetch_job(folder: Path, *, state: Job) -> Path:
     """Download MNIST into `folder` (a job: torchvision is imported in its thread).
 
     Progress arrives as `Download`s, at most ten a second; a cancel takes effect within one 64 KB

@@ -1,6 +1,6 @@
 """The training settings form: a `TrainConfig` on screen, with the model picker at the top.
 
-Choosing a model applies its recipe through `core.training.launch.new_run_config`, the same
+Choosing a model applies its recipe through `core.workflows.launch.new_run_config`, the same
 rule the CLI
 follows. The fields not shown here (Nesterov, EMA decay) come from that recipe too, so `config()`
 is always a complete, valid-looking `TrainConfig`. torch-free: parameter counts and the device
@@ -32,8 +32,8 @@ from PySide6.QtWidgets import (
 from app.shared.style import BAD_COLOR, OK_COLOR
 from core.models import PARAM_BUDGET, get_spec, list_models
 from core.training.config import MAX_TIME_BUDGET, OPTIMIZERS, SCHEDULES, TrainConfig
-from core.training.launch import new_run_config
 from core.training.speed import device_type_of
+from core.workflows.launch import new_run_config
 
 SETTINGS_KEY = "train/form"  # JSON of the form's TrainConfig fields, plus "writeup_recipe"
 OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}

@@ -142,14 +142,14 @@ def _blend(a: QColor, b: QColor, t: float) -> QColor:
 
 
 def export_onnx(run_id: str, path: str) -> str:  # a job: torch, onnx, onnxruntime
-    from core.onnx_io.export import export_run
     from core.runs.store import RunStore
+    from core.workflows.export import export_run
 
     return str(export_run(RunStore().get(run_id), Path(path)).path)
 
 
 def export_for_draw(run_id: str) -> str:  # a job: the one path shared with the Compare tab
-    from core.onnx_io.export import export_run_for_draw
+    from core.workflows.export import export_run_for_draw
 
     return str(export_run_for_draw(run_id))
 

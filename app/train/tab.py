@@ -1,5 +1,5 @@
 """The Train tab: settings on the left; schedule and augmentation preview, live curves and results
-on the right. A thin layer: training is `core.training.launch.start_training`, run as a job
+on the right. A thin layer: training is `core.workflows.launch.start_training`, run as a job
 (`app.train.training_job.run_training`) on the tab's `JobRunner`.
 
 Start-up stays torch-free. After the tab is first shown, one background job detects the
@@ -33,14 +33,15 @@ from app.train.preview import AugmentationPreview, LrPreview, planned_lr
 from app.train.progress import TrainProgress
 from app.train.results_view import ResultsView
 from app.train.sweep_dialog import add_experiment_buttons
-from app.train.training_job import Download, ProgressState, TrainOutcome, run_training
+from app.train.training_job import Download, TrainOutcome, run_training
 from core.errors import DigitLabError
+from core.jobs import Job
 from core.training.config import TrainConfig
 from core.training.control import TrainControl
 from core.training.metrics import EpochMetrics, StartInfo
 
 
-def startup_facts(*, state: ProgressState) -> None:
+def startup_facts(*, state: Job) -> None:
     """A job: torch is imported here once, early, and never on the GUI thread.
 
     Each fact arrives as a partial result ("devices", [...]) or ("zoo", {...}).

@@ -13,23 +13,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Protocol
 
 from app.shared.wording import plural
+from core.jobs import Job
 from core.training.config import TrainConfig
 from core.training.control import Reporter, TrainControl
 from core.training.metrics import EpochMetrics, StartInfo, StepMetrics
 
 STEP_FLUSH_S = 1 / 30  # at most ~30 step batches a second cross to the GUI
 DOWNLOAD_EVERY_S = 0.1  # download progress at most ten times a second
-
-
-class ProgressState(Protocol):
-    """The part of `app.shared.jobs.JobState` a job uses (tests pass a plain recorder)."""
-
-    def set_progress(self, value: object) -> None: ...
-    def set_partial_result(self, value: object) -> None: ...
-    def is_interruption_requested(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -61,7 +53,7 @@ class TrainOutcome:
 class JobReporter(Reporter):
     """The trainer's reporter inside a job: calls become the job's progress and partial results."""
 
-    def __init__(self, state: ProgressState) -> None:
+    def __init__(self, state: Job) -> None:
         self.state = state
         self.run_id = ""
         self._pending: list[StepMetrics] = []
@@ -100,13 +92,13 @@ class JobReporter(Reporter):
 
 
 def run_training(config: TrainConfig | None, resume: str | None, control: TrainControl, *,
-                 state: ProgressState) -> TrainOutcome:
+                 state: Job) -> TrainOutcome:
     """Train a new run (`config`) or continue a stored one (`resume`, its run id).
 
-    Runs in a job thread: `core.training.launch.start_training` imports torch there. Errors it
+    Runs in a job thread: `core.workflows.launch.start_training` imports torch there. Errors it
     raises (a GPU out of memory included) are already the user-facing kind.
     """
-    from core.training.launch import start_training
+    from core.workflows.launch import start_training
 
     reporter = JobReporter(state)
     try:

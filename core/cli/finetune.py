@@ -11,8 +11,10 @@ from core.text import printable
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
+    from core.jobs import ConsoleJob
     from core.paths import my_digits_dir
-    from core.training.finetune import ConsoleJob, FinetuneSettings, finetune_from_folder
+    from core.training.finetune import FinetuneSettings
+    from core.workflows.finetune import finetune_from_folder
 
     if args.steps < 1:
         raise ConfigError(f"--steps {args.steps} is not a number of steps: use 1 or more.")
@@ -35,6 +37,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 
 
 def add_finetune_command(sub: argparse._SubParsersAction) -> None:
+    from core.runs.best import CHECKPOINT_HELP
+
     p = sub.add_parser(
         "finetune", help="teach a trained model your hand: fine-tune on labelled PNGs",
         description="Fine-tune a run (or the bundled model) on your own labelled digits, "
@@ -47,8 +51,8 @@ def add_finetune_command(sub: argparse._SubParsersAction) -> None:
                    help="folder of labelled PNGs (default: your My digits folder)")
     p.add_argument("-o", "--output", required=True, metavar="FILE.onnx",
                    help="where to write the personal model")
-    p.add_argument("--checkpoint", choices=("best", "last"), default="last",
-                   help="for a run: which checkpoint to start from (default: last)")
+    p.add_argument("--checkpoint", choices=("best", "last"), default=None,
+                   help=f"for a run: which checkpoint to start from; {CHECKPOINT_HELP}")
     p.add_argument("--steps", type=int, default=300, help="fine-tuning steps (default: 300)")
     p.add_argument("--seed", type=int, default=0, help="seed of the hold-out split and batches")
     p.add_argument("--data", type=Path, help="MNIST folder for replay (default: DIGITLAB_DATA "

@@ -175,7 +175,7 @@ class ProgressPrinter(Reporter):
 
 def cmd_train(args: argparse.Namespace) -> int:
     from core.training.budget import BudgetStart
-    from core.training.launch import new_run_config, start_training
+    from core.workflows.launch import new_run_config, start_training
 
     overrides = {f.name: getattr(args, f.name) for f in _config_fields()
                  if getattr(args, f.name, None) is not None}

@@ -76,9 +76,9 @@ def print_json(value: Any) -> None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from core.fileio import check_output_file
-    from core.onnx_io.export import export_run
     from core.runs.best import checkpoint_label, resolve_checkpoint
     from core.runs.store import RunStore
+    from core.workflows.export import export_run
 
     check_output_file(Path(args.output))  # a folder as output: say so before any work
     run = RunStore().get(args.run)

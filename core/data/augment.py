@@ -6,17 +6,24 @@ Optional stroke-weight jitter (grey dilation/erosion) makes thin and thick pen s
 to the model, which matters for digits drawn on a canvas rather than scanned for MNIST; optional
 elastic distortion (a smooth random displacement added to the same grid) bends strokes the way
 other hands do.
+
+This module owns what an augmentation *is* (`ROTATION_AT_FULL_STRENGTH`, `AugmentSpec`,
+`Augmentation`), which TrainConfig and the zoo's recipes speak in, so it imports torch only
+inside the functions that warp images: reading TrainConfig at start-up never loads torch.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
-import torch.nn.functional as F
+if TYPE_CHECKING:
+    import torch
 
-from core.training.config import ROTATION_AT_FULL_STRENGTH
+# What augmentation strength 1.0 means for rotation (± degrees): AugmentSpec's default range;
+# the zoo maps a write-up's rotation range to a strength through it.
+ROTATION_AT_FULL_STRENGTH = 8.0
 
 
 @dataclass(frozen=True)
@@ -35,15 +42,37 @@ class AugmentSpec:
 DEFAULT_SPEC = AugmentSpec()
 
 
+@dataclass(frozen=True)
+class Augmentation:
+    """Everything a training batch goes through, in one object: the affine/stroke/elastic
+    ranges at `strength`, and the share of images swapped for their pen re-drawings
+    (core/data/pen_variants.py). `NO_AUGMENTATION` leaves digits as they are."""
+
+    strength: float = 0.0
+    spec: AugmentSpec = DEFAULT_SPEC
+    pen: float = 0.0
+
+    @property
+    def warps(self) -> bool:
+        return self.strength > 0
+
+
+NO_AUGMENTATION = Augmentation()
+
+
 def _uniform(n: int, bound: float, generator: torch.Generator,
              device: torch.device) -> torch.Tensor:
     """n samples from U(-bound, bound), drawn on `device` with `generator` (no host sync)."""
+    import torch
+
     return (torch.rand(n, generator=generator, device=device) * 2 - 1) * bound
 
 
 def random_affine_matrices(n: int, strength: float, spec: AugmentSpec,
                            generator: torch.Generator, device: torch.device) -> torch.Tensor:
     """(n, 2, 3) sampling matrices for `affine_grid` in normalised [-1, 1] coordinates."""
+    import torch
+
     angle = _uniform(n, math.radians(spec.rotate_deg * strength), generator, device)
     shear = _uniform(n, math.radians(spec.shear_deg * strength), generator, device)
     scale = 1 + _uniform(n, spec.scale * strength, generator, device)
@@ -67,6 +96,9 @@ def _max3x3(images: torch.Tensor, pad_value: float) -> torch.Tensor:
     Same values as `max_pool2d(images, 3, 1, 1)` when `pad_value` never wins at the border, and
     ~10× faster on the CPU, where max_pool2d also builds an index tensor nobody needs here.
     """
+    import torch
+    import torch.nn.functional as F
+
     x = F.pad(images, (1, 1, 1, 1), value=pad_value)
     rows = torch.maximum(torch.maximum(x[..., :-2], x[..., 1:-1]), x[..., 2:])
     return torch.maximum(torch.maximum(rows[..., :-2, :], rows[..., 1:-1, :]), rows[..., 2:, :])
@@ -74,6 +106,8 @@ def _max3x3(images: torch.Tensor, pad_value: float) -> torch.Tensor:
 
 def jitter_stroke(images: torch.Tensor, amount: float, generator: torch.Generator) -> torch.Tensor:
     """Blend each image toward its grey dilation (thicker) or erosion (thinner), per sample."""
+    import torch
+
     b = images.shape[0]
     weight = _uniform(b, amount, generator, images.device).view(b, 1, 1, 1)
     thick = _max3x3(images, 0.0)  # ink is >= 0, so a zero border never wins
@@ -93,6 +127,9 @@ def elastic_field(n: int, height: int, width: int, pixels: float, generator: tor
     of per-pixel noise: random offsets at 4×4 knots, bicubically interpolated, bend a digit's
     strokes the way another writer's hand would, in one small interpolation per batch.
     """
+    import torch
+    import torch.nn.functional as F
+
     knots = torch.rand(n, 2, ELASTIC_KNOTS, ELASTIC_KNOTS, generator=generator,
                        device=device) * 2 - 1
     field = F.interpolate(knots, size=(height, width), mode="bicubic", align_corners=True)
@@ -107,6 +144,8 @@ def augment_batch(images: torch.Tensor, strength: float, generator: torch.Genera
     """Randomly warp a batch (B, 1, H, W) of [0, 1] images; strength 0 returns it unchanged."""
     if strength <= 0:
         return images
+    import torch.nn.functional as F
+
     if spec.stroke > 0:
         images = jitter_stroke(images, spec.stroke * strength, generator)
     theta = random_affine_matrices(images.shape[0], strength, spec, generator, images.device)

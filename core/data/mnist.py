@@ -17,7 +17,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +31,12 @@ if TYPE_CHECKING:
 # The normalisation everyone quotes for MNIST (training-set pixel mean and std).
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
+
+
+def normalize(pixels: Any) -> Any:
+    """[0, 1] pixels → what the networks read: (x − MNIST_MEAN) / MNIST_STD, the one place it is
+    written. Works on torch tensors, numpy arrays (float32 stays float32) and plain floats."""
+    return (pixels - MNIST_MEAN) / MNIST_STD
 
 SPLITS = {
     "train_images": "train-images-idx3-ubyte",

@@ -1,6 +1,7 @@
 """"My digits": the user's own handwriting, saved with true labels, as a personal test set.
 
-numpy + Pillow only (no Qt; torch only inside `score_run`, imported when called).
+numpy + Pillow only (no Qt, no torch); scoring a trained run on it is
+`core.workflows.my_digits.score_run`.
 
 On disk, under `core.paths.my_digits_dir()` (one folder of PNGs, no index file to corrupt):
 
@@ -32,20 +33,22 @@ import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from core.data.canvas import SIZE, canvas_to_mnist, ink_map
-from core.data.mnist import MNIST_MEAN, MNIST_STD
 from core.errors import ConfigError, ImageError
 from core.fileio import read_untrusted, write_bytes_atomic
 from core.paths import my_digits_dir
 
-if TYPE_CHECKING:
-    from core.onnx_io.classifier import DigitClassifier
-    from core.runs.store import Run
+
+class Predictor(Protocol):
+    """What My digits can score: anything that reads (N, 28, 28) float32 [0, 1] images into
+    (N, 10) scores (core.onnx_io.classifier.DigitClassifier, for one)."""
+
+    def predict_proba(self, images: np.ndarray) -> np.ndarray: ...
 
 CANVAS_SUFFIX = ".canvas.png"
 LABELS = range(10)
@@ -275,48 +278,14 @@ class MyDigits:
 
     # ------------------------------------------------------------------ scoring
 
-    def score_classifier(self, clf: DigitClassifier) -> DigitScore:
-        """Accuracy of an ONNX classifier on the whole set (n = 0: accuracy nan);
+    def score_classifier(self, clf: Predictor) -> DigitScore:
+        """Accuracy of a classifier (an ONNX model) on the whole set (n = 0: accuracy nan);
         files left out are named in `skipped`."""
         images, labels, skipped = self.load()
         if labels.size == 0:
             return score_predictions(labels, labels, skipped)
         predictions = np.argmax(clf.predict_proba(images), axis=1)
         return score_predictions(predictions, labels, skipped)
-
-
-def score_run(run: Run, store: MyDigits | None = None, checkpoint: str | None = None,
-              *, record: bool = True) -> DigitScore:
-    """Score a trained run's checkpoint on My digits with torch; record it in the run.
-
-    Imports torch here (the Draw tab never calls this). The model sees what training fed it:
-    (N, 1, 28, 28) pixels normalised with the MNIST mean and std. With `record`, the result goes
-    to `run.record.scores["my_digits"]` = {"accuracy", "n", "when", "per_class", "checkpoint",
-    "fingerprint"} and the record is saved; an empty set records nothing (accuracy is nan).
-    Raises ModelFileError when the checkpoint is missing or unreadable.
-    """
-    import torch
-
-    from core.training.checkpoints import model_from_state
-
-    store = store if store is not None else MyDigits()
-    images, labels = store.images_labels()
-    if labels.size == 0:
-        return score_predictions(labels, labels)
-    from core.runs.best import resolve_checkpoint
-
-    checkpoint = resolve_checkpoint(run.record, checkpoint)  # None: never one test picked
-    model = model_from_state(run.load_checkpoint(checkpoint)).cpu()
-    x = (torch.from_numpy(images)[:, None] - MNIST_MEAN) / MNIST_STD  # (N, 1, 28, 28)
-    with torch.inference_mode():
-        predictions = torch.cat([model(batch).argmax(dim=1) for batch in x.split(1024)])
-    score = score_predictions(predictions.numpy(), labels)
-    if record:
-        entry = score.to_record()
-        entry.update(checkpoint=checkpoint, fingerprint=store.fingerprint())
-        run.record.scores["my_digits"] = entry
-        run.save_record()
-    return score
 
 
 def _png_bytes(grey: np.ndarray) -> bytes:

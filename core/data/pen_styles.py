@@ -26,7 +26,7 @@ from PIL import Image
 
 from core.data.canvas import CANVAS_SIDE as CANVAS
 from core.data.canvas import canvas_to_mnist
-from core.data.mnist import MNIST_MEAN, MNIST_STD
+from core.data.mnist import normalize
 from core.data.pen import skeletonize, stroke_points
 
 UPSAMPLE = 5  # skeleton pixels per MNIST pixel: a 2-px MNIST stroke is 10 px wide when thinned
@@ -272,7 +272,7 @@ def torch_predictor(model: Any) -> Predict:
     def predict(images: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).unsqueeze(1)
         with torch.inference_mode():
-            out = [model(((x[i : i + 256] - MNIST_MEAN) / MNIST_STD).to(device)).float().cpu()
+            out = [model(normalize(x[i : i + 256]).to(device)).float().cpu()
                    for i in range(0, len(x), 256)]
         return torch.cat(out).numpy() if out else np.zeros((0, 10), dtype=np.float32)
 

@@ -23,6 +23,7 @@ from core.experiments.trial import (
     TrialTask,
     delete_run_folder,
 )
+from core.jobs import Job
 from core.training.control import TrainControl
 
 
@@ -153,13 +154,13 @@ def _tasks(spec: ExperimentSpec, store: ExperimentStore, points: list[Point],
     return sorted(tasks, key=lambda task: (order[task.seed], task.point_index))
 
 
-# --- as a background job (app/shared/jobs.py's `state`: progress, partial results, stop) -----
+# --- as a background job (a core.jobs.Job `state`: progress, partial results, stop) ---------
 
 class _StateReporter(ExperimentReporter):
     """Trial events as the job's partial results: ("started", key, StartInfo),
     ("epoch", key, EpochMetrics), ("finished", key, TrialOutcome); status lines as progress."""
 
-    def __init__(self, state: Any) -> None:
+    def __init__(self, state: Job) -> None:
         self.state = state
 
     def status(self, text: str) -> None:
@@ -178,7 +179,7 @@ class _StateReporter(ExperimentReporter):
 class _StateControl(TrainControl):
     """Stops the running trial (between batches) once the job is asked to end."""
 
-    def __init__(self, state: Any) -> None:
+    def __init__(self, state: Job) -> None:
         super().__init__()
         self._state = state
 
@@ -187,11 +188,11 @@ class _StateControl(TrainControl):
         return super().stop_requested or self._state.is_interruption_requested()
 
 
-def run_experiment_job(spec: ExperimentSpec, executor: Executor, *, state: Any,
+def run_experiment_job(spec: ExperimentSpec, executor: Executor, *, state: Job,
                        store: ExperimentStore | None = None,
                        data_dir: str = "") -> ExperimentOutcome:
-    """`run_experiment` for a background job: `state` has set_progress, set_partial_result and
-    is_interruption_requested (app/shared/jobs.py's JobState, or any stand-in in tests)."""
+    """`run_experiment` for a background job reporting through `state` (core.jobs.Job: the app's
+    JobState, or any stand-in in tests)."""
     return run_experiment(spec, executor, store=store, reporter=_StateReporter(state),
                           control=_StateControl(state), data_dir=data_dir)
 

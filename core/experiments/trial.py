@@ -136,7 +136,7 @@ def run_trial(task: TrialTask, store: RunStore, reporter: ExperimentReporter | N
     import torch
 
     from core.training.config import TrainConfig
-    from core.training.launch import start_training
+    from core.workflows.launch import start_training
 
     if task.threads:
         torch.set_num_threads(task.threads)

@@ -8,8 +8,8 @@ names the seed's own figures and our deviations; our parameter counts are comput
 
 from __future__ import annotations
 
+from core.data.augment import ROTATION_AT_FULL_STRENGTH
 from core.models.spec import ModelSpec
-from core.training.config import ROTATION_AT_FULL_STRENGTH
 
 # core.data.augment.AugmentSpec.rotate_deg: rotation range (±degrees) at augment strength 1.0.
 # Seeds' augmentation is mapped to a strength by its rotation, its dominant component.

@@ -29,7 +29,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from core.models.spec import PARAM_BUDGET
+from core.models.spec import PARAM_BUDGET, under_budget
 
 Pair = tuple[int, int]
 
@@ -61,7 +61,7 @@ class ModelSummary:
 
     @property
     def under_budget(self) -> bool:
-        return self.total_params < self.budget
+        return under_budget(self.total_params, self.budget)
 
     def verdict(self) -> str:
         if self.under_budget:

@@ -23,7 +23,7 @@ _UNDERFIT: dict[str, object] = {**_RECIPE, "augment": 0.0, "augment_stroke": 0.0
 _COMPACT: dict[str, object] = {**_RECIPE, "augment": 0.3, "augment_stroke": 0.1,
                                "label_smoothing": 0.0}
 
-# What `--time-budget` trains on the CPU when no model is named (core.training.launch): the
+# What `--time-budget` trains on the CPU when no model is named (core.workflows.launch): the
 # flagship over the few epochs a budget buys (~3 in 30 s, ~7 in 60 s on the idle 2-core
 # machine). On validation after that many steps (benchmarks/bench_budget_recipe.py; RESULTS.md,
 # "Time to accuracy") the flagship's own augmentation and label smoothing tied with none at all,

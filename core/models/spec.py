@@ -7,6 +7,11 @@ from dataclasses import dataclass, field
 OUR_FAMILY = "DigitLab"
 PARAM_BUDGET = 8000  # parameters: a model is "under budget" when it has strictly fewer than this
 
+
+def under_budget(params: int, budget: int = PARAM_BUDGET) -> bool:
+    """The budget rule, in one place: strictly fewer parameters than the budget."""
+    return params < budget
+
 # TrainConfig fields (core/config.py) a recipe may set: the seed's own training settings.
 # Bookkeeping fields (model, seed, device, data_dir, subsets, logging) are not recipes.
 RECIPE_KEYS = frozenset({

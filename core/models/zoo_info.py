@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from core.models import PARAM_BUDGET, build_model, get_spec, list_models
+from core.models import build_model, get_spec, list_models
+from core.models.spec import under_budget
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,7 @@ class ZooInfo:
 
     @property
     def under_budget(self) -> bool:
-        return self.params < PARAM_BUDGET
+        return under_budget(self.params)
 
 
 @cache

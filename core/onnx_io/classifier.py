@@ -21,7 +21,7 @@ import onnx
 from onnx import TensorProto
 
 from core.errors import ConfigError, ModelFileError
-from core.models.spec import PARAM_BUDGET  # under budget: fewer parameters than this
+from core.models.spec import PARAM_BUDGET, under_budget
 from core.onnx_io.probe import ProbeLimits, probe_model
 from core.onnx_io.session import (
     NEEDED_INPUT,
@@ -111,7 +111,7 @@ class DigitClassifier:
             self.param_count_source = "values stored in the graph (initializers and constants)"
             if recorded and recorded_count != self.graph_values:
                 self.param_count_source += f"; the file claims {recorded[:20]!r}, ignored"
-        self.under_budget = self.param_count < PARAM_BUDGET
+        self.under_budget = under_budget(self.param_count)
 
         try:
             self._check_interface(graph)

@@ -1,4 +1,7 @@
-"""ONNX export: a run's checkpoint to one self-contained `.onnx` file, verified before it is kept.
+"""ONNX export: a torch model to one self-contained `.onnx` file, verified before it is kept.
+
+It knows models, not runs: exporting a run's checkpoint (which weights, which metadata) is
+`core.workflows.export`.
 
 Contract of our files (docs/CONTRACTS.md): input `image` float32 (N, 1, 28, 28), pixels in [0, 1],
 white ink on black; normalisation happens inside the graph; output `logits` (N, 10). The file is
@@ -9,20 +12,17 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import logging
 import warnings
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from core import __version__
-from core.data.mnist import MNIST_MEAN, MNIST_STD
+from core.data.mnist import normalize
 from core.errors import ModelFileError
 from core.fileio import write_bytes_atomic
 
@@ -38,7 +38,7 @@ class WithNormalization(nn.Module):
         self.model = model
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return self.model((image - MNIST_MEAN) / MNIST_STD)
+        return self.model(normalize(image))
 
 
 @dataclass(frozen=True)
@@ -105,72 +105,3 @@ def export_model(model: nn.Module, path: Path, metadata: dict[str, str]) -> Expo
     write_bytes_atomic(Path(path), onnx_bytes)
     params = sum(p.numel() for p in model.parameters())
     return ExportReport(Path(path), params, diffs, len(onnx_bytes))
-
-
-def run_metadata(state: dict[str, Any], params: int, dataset: str = "MNIST") -> dict[str, str]:
-    history = state.get("history") or []
-    test_acc = history[-1]["test_acc"] if history else float("nan")
-    return {
-        "digitlab.version": __version__,
-        "digitlab.model": str(state["config"]["model"]),
-        "digitlab.params": str(params),
-        "digitlab.test_accuracy": f"{test_acc:.2f}",
-        "digitlab.epochs": str(state.get("epochs_done", 0)),
-        "digitlab.config": json.dumps(state["config"], sort_keys=True),
-        "digitlab.dataset": dataset,
-        "digitlab.created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "digitlab.input": "image (N,1,28,28) float32 in [0,1], white ink on black",
-        "digitlab.normalization": "in-graph",
-        "digitlab.output": "logits",
-    }
-
-
-def export_run(run: Any, path: Path, checkpoint: str | None = None) -> ExportReport:
-    """Export a run's checkpoint with the weights it evaluated (SWA, else EMA, when kept) and,
-    when the run used test-time rotations and `tta_in_onnx`, those rotations in the graph.
-
-    `checkpoint` None takes the run's default: best when picked on validation, else last
-    (core/runs/best.py); the file's metadata says which, and who picked it.
-    """
-    from core.runs.best import checkpoint_label, resolve_checkpoint
-    from core.training.checkpoints import answer_weights_kind, model_from_state
-    from core.training.tta import describe_tta, with_tta
-
-    checkpoint = resolve_checkpoint(run.record, checkpoint)
-    state = run.load_checkpoint(checkpoint)
-    model = model_from_state(state)
-    params = sum(p.numel() for p in model.parameters())
-    metadata = run_metadata(state, params)
-    metadata["digitlab.run"] = run.id
-    metadata["digitlab.checkpoint"] = checkpoint
-    metadata["digitlab.checkpoint_label"] = checkpoint_label(run.record, checkpoint)
-    metadata["digitlab.weights"] = answer_weights_kind(state)  # swa | ema | model
-    degrees = float(state["config"].get("tta_degrees") or 0.0)
-    if degrees > 0 and state["config"].get("tta_in_onnx", True):
-        model = with_tta(model, state["config"])  # parity below checks the rotations too
-        metadata["digitlab.tta"] = describe_tta(degrees)
-    else:
-        metadata["digitlab.tta"] = "none" + (
-            f" (the run's accuracy was measured with {describe_tta(degrees)}; this graph "
-            f"reads each digit once)" if degrees > 0 else "")
-    return export_model(model, path, metadata)
-
-
-def draw_export_path(run_dir_name: str) -> Path:
-    """Where "export, then open in Draw" writes a run: the exports folder (which the Draw tab
-    lists and watches), named after the run's folder (its identity; never a field of a file)."""
-    from core.paths import exports_dir
-
-    return exports_dir() / f"{Path(run_dir_name).name}.onnx"
-
-
-def export_run_for_draw(run_id: str, store: Any = None) -> Path:
-    """The one "export, then open in Draw" path of the Train and Compare tabs (and of anyone
-    else): export `run_id`'s default checkpoint (best when picked on validation, else last)
-    to `draw_export_path` and return the file. Call
-    it in a background job; the caller's tab emits the path and the main window opens it in Draw.
-    """
-    from core.runs.store import RunStore
-
-    run = (store if store is not None else RunStore()).get(run_id)
-    return export_run(run, draw_export_path(run.dir.name)).path

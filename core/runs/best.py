@@ -51,14 +51,13 @@ def picked_on(record: Any) -> str:
     return PICKED_ON_VALIDATION if history[-1].get("val_acc") is not None else PICKED_ON_TEST
 
 
-def default_checkpoint(record: Any) -> str:
-    """"best" when validation picked it, else "last": the test set never chooses by default."""
-    return "best" if picked_on(record) == PICKED_ON_VALIDATION else "last"
-
-
 def resolve_checkpoint(record: Any, which: str | None) -> str:
-    """`which` as asked, or the run's default when None (or "")."""
-    return which or default_checkpoint(record)
+    """`which` as asked, or the run's default when None (or ""): "best" when validation picked
+    it, else "last" (the test set never chooses by default). The one place the default is
+    decided: eval, export, the Results view, Try in Draw, scoring and fine-tuning all ask here."""
+    if which:
+        return which
+    return "best" if picked_on(record) == PICKED_ON_VALIDATION else "last"
 
 
 def best_epoch(record: Any) -> int | None:

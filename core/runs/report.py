@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.models.spec import PARAM_BUDGET
+from core.models.spec import PARAM_BUDGET, under_budget
 from core.runs.store import RunRecord
-from core.text import printable
+from core.text import percent, printable
 
 TARGET_ACCURACY = 99.4  # %
 EPOCH_BUDGET = 15
@@ -39,7 +39,7 @@ class RunSummary:
 
     @property
     def meets_params(self) -> bool:
-        return 0 < self.params < PARAM_BUDGET
+        return self.params > 0 and under_budget(self.params)  # 0: not counted
 
     @property
     def meets_epochs(self) -> bool:
@@ -70,10 +70,6 @@ def format_seconds(seconds: float) -> str:
     return f"{hours}h {minutes:02d}m"
 
 
-def _pct(value: float | None, digits: int = 2) -> str:
-    return "–" if value is None else f"{value:.{digits}f}%"
-
-
 def _cell(text: str) -> str:
     """Free text from run.json (a name, a device label) that cannot break the table's row."""
     # printable: no terminal escapes or control characters from a file reach the output.
@@ -87,15 +83,16 @@ def _mark(ok: bool) -> str:
 def markdown_table(summaries: list[RunSummary]) -> str:
     """The results table: one row per run, targets met or not."""
     header = ("| Run | Model | Params | Best test | Final test | Last 3 epochs | "
-              "≥99.4% (last 3) | <8k params | ≤15 epochs | Time | Device | My digits |")
+              f"≥{TARGET_ACCURACY:g}% (last 3) | <{PARAM_BUDGET // 1000}k params | "
+              f"≤{EPOCH_BUDGET} epochs | Time | Device | My digits |")
     rule = "|" + "---|" * 12
     rows = [header, rule]
     for s in summaries:
-        last3 = ", ".join(_pct(a) for a in s.last3) or "–"
-        cells = [_cell(s.name), _cell(s.model), f"{s.params:,}", _pct(s.best_acc),
-                 _pct(s.final_acc), last3, _mark(s.meets_accuracy), _mark(s.meets_params),
+        last3 = ", ".join(percent(a) for a in s.last3) or "–"
+        cells = [_cell(s.name), _cell(s.model), f"{s.params:,}", percent(s.best_acc),
+                 percent(s.final_acc), last3, _mark(s.meets_accuracy), _mark(s.meets_params),
                  f"{_mark(s.meets_epochs)} ({s.epochs_done})", format_seconds(s.seconds),
-                 _cell(s.device), _pct(s.my_digits_acc, 1)]
+                 _cell(s.device), percent(s.my_digits_acc, 1)]
         rows.append("| " + " | ".join(cells) + " |")
     rows.append("")
     rows.append("Targets as in the seed write-ups: test accuracy ≥ 99.4% in each of the last three "

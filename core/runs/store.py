@@ -92,16 +92,19 @@ class Run:
 
     # --- checkpoints ----------------------------------------------------------------------------
 
-    def checkpoint_path(self, kind: str = "best") -> Path:
+    # Which checkpoint is always said: the default (best only when validation picked it) is
+    # resolved in one place, core.runs.best.resolve_checkpoint, by whoever asks.
+
+    def checkpoint_path(self, kind: str) -> Path:
         if kind not in CHECKPOINTS:
             raise ConfigError(f"Unknown checkpoint '{kind}': use {' or '.join(CHECKPOINTS)}.")
         return self.dir / "checkpoints" / f"{kind}.pt"
 
-    def has_checkpoint(self, which: str = "best") -> bool:
+    def has_checkpoint(self, which: str) -> bool:
         """Whether checkpoint `which` ("best" or "last") is there as a non-empty plain file."""
         return checkpoint_problem(self.dir, which) is None
 
-    def load_checkpoint(self, kind: str = "best", map_location: Any = "cpu") -> dict[str, Any]:
+    def load_checkpoint(self, kind: str, map_location: Any = "cpu") -> dict[str, Any]:
         from core.training.checkpoints import load_checkpoint
 
         problem = checkpoint_problem(self.dir, kind)
@@ -145,6 +148,10 @@ class Run:
         self.record.id = self.dir.name
         self.record.updated = _now()
         write_json_atomic(self.dir / RUN_FILE, self.record.to_json())
+
+    def note_env(self, key: str, value: Any) -> None:
+        """Record a fact about how the run trains in `record.env` (saved with the next write)."""
+        self.record.env[key] = value
 
     def mark_running(self) -> None:
         self.record.status, self.record.pid = "running", os.getpid()

@@ -105,8 +105,8 @@ def state_problem(state: Any) -> str | None:
     Files are untrusted: weights_only=True stops code, this stops a list where the config
     belongs, text where the epoch count belongs, and so on, before anything relies on them.
     """
-    from core.runs.schema import history_problem
     from core.training.config import field_type_problem
+    from core.training.metrics import history_problem
 
     if not isinstance(state, dict):
         return "it does not hold a dictionary"

@@ -7,12 +7,9 @@ import re
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from core.data.augment import ROTATION_AT_FULL_STRENGTH, Augmentation, AugmentSpec
 from core.errors import ConfigError
 from core.fileio import from_saved
-
-# What augmentation strength 1.0 means for rotation (± degrees). core.data.augment.AugmentSpec
-# scales it; the zoo maps a write-up's rotation range to a strength through it.
-ROTATION_AT_FULL_STRENGTH = 8.0
 
 # Upper limits of the settings (lower limits are in TrainConfig.validate, next to them).
 MAX_EPOCHS = 1000
@@ -148,6 +145,12 @@ class TrainConfig:
         from core.models import get_spec
 
         get_spec(self.model)  # raises ConfigError with close matches
+
+    def augmentation(self) -> Augmentation:
+        """What this run's training batches go through (in the epochs that augment at all)."""
+        spec = AugmentSpec(stroke=self.augment_stroke, aspect=self.augment_aspect,
+                           elastic=self.augment_elastic)
+        return Augmentation(strength=self.augment, spec=spec, pen=self.augment_pen)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,13 +1,16 @@
-"""How long work talks to its caller: a `Reporter` to send progress, a `TrainControl` to steer it.
+"""How training talks to the rest: a `Reporter` to send progress, a `TrainControl` to steer it,
+a `RunSink` to save the run into.
 
-Both are plain Python, so the trainer is tested with no Qt and no thread; the GUI subclasses
-`Reporter` to turn calls into signals, and calls `TrainControl` from the GUI thread.
+All plain Python, so the trainer is tested with no Qt and no thread; the GUI subclasses
+`Reporter` to turn calls into signals, and calls `TrainControl` from the GUI thread. The run
+store's `Run` (core/runs/store.py) is the sink: training never imports the store.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from typing import Any, Protocol
 
 from core.training.metrics import EpochMetrics, StartInfo, StepMetrics
 
@@ -65,3 +68,30 @@ class TrainControl:
         t0 = time.perf_counter()
         self._running.wait()
         return time.perf_counter() - t0
+
+
+class RunSink(Protocol):
+    """Where a training run is saved, epoch by epoch (core.runs.store.Run implements it)."""
+
+    @property
+    def id(self) -> str: ...
+
+    def load_checkpoint(self, kind: str, map_location: Any = "cpu") -> dict[str, Any]:
+        """A saved checkpoint ("last" to resume from)."""
+        ...
+
+    def note_env(self, key: str, value: Any) -> None:
+        """Record a fact about how the run trains (device, compilation, time budget)."""
+        ...
+
+    def mark_running(self) -> None: ...
+
+    def add_step(self, metrics: StepMetrics) -> None: ...
+
+    def save_epoch(self, metrics: EpochMetrics, state: dict[str, Any]) -> None:
+        """The epoch's metrics and its checkpoint (`TrainState.checkpoint()`)."""
+        ...
+
+    def mark(self, status: str, error: str = "") -> None:
+        """How the run ended: completed, stopped, failed or interrupted (with the error)."""
+        ...

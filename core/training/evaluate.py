@@ -8,20 +8,18 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from core.data.augment import AugmentSpec, augment_batch
-from core.data.mnist import MNIST_MEAN, MNIST_STD, DeviceSplit
-from core.training.config import TrainConfig
+from core.data.augment import Augmentation, augment_batch
+from core.data.mnist import DeviceSplit, normalize
 
 
-def prepare_input(images_u8: torch.Tensor, config: TrainConfig | None,
+def prepare_input(images_u8: torch.Tensor, augmentation: Augmentation | None,
                   generator: torch.Generator | None) -> torch.Tensor:
-    """uint8 (B, 28, 28) → normalised float (B, 1, 28, 28), augmented when training."""
+    """uint8 (B, 28, 28) → normalised float (B, 1, 28, 28), warped by `augmentation` (None:
+    as they are, for evaluation)."""
     x = images_u8.unsqueeze(1).float().div_(255.0)
-    if config is not None and generator is not None and config.augment > 0:
-        spec = AugmentSpec(stroke=config.augment_stroke, aspect=config.augment_aspect,
-                           elastic=config.augment_elastic)
-        x = augment_batch(x, config.augment, generator, spec)
-    return (x - MNIST_MEAN) / MNIST_STD
+    if augmentation is not None and generator is not None and augmentation.warps:
+        x = augment_batch(x, augmentation.strength, generator, augmentation.spec)
+    return normalize(x)
 
 
 def eval_batch_size(device: torch.device) -> int:

@@ -2,6 +2,8 @@
 
 Read it top to bottom: `train` builds a `TrainState` (core/training/state.py), then runs
 `train_one_epoch` and `end_epoch` (evaluate, save, report) until the last epoch or a stop.
+A time budget runs the same epochs (`train_to_budget`), the last one cut short, and evaluates
+once. Every optimizer step, here and in fine-tuning, is `core.training.steps.optimizer_step`.
 Whole dataset on the device as uint8, batches gathered by index and augmented there: no
 DataLoader, no per-sample Python.
 """
@@ -11,10 +13,10 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 import torch
-import torch.nn.functional as F
 
 from core.data.pen_variants import gather_batch
 from core.errors import ConfigError
@@ -26,16 +28,16 @@ from core.training.budget import (
     new_budget,
     use_budget_threads,
 )
-from core.training.control import Reporter, TrainControl
+from core.training.control import Reporter, RunSink, TrainControl
 from core.training.evaluate import eval_batch_size, evaluate, prepare_input
 from core.training.metrics import EpochMetrics, StepMetrics
 from core.training.state import TrainState, build_state, epoch_seed
+from core.training.steps import optimizer_step
 from core.training.swa import recompute_batchnorm
 from core.training.tta import with_tta
 
 if TYPE_CHECKING:
     from core.data.mnist import MnistArrays
-    from core.runs.store import Run
     from core.training.config import TrainConfig
 
 
@@ -50,18 +52,28 @@ class TrainResult:
 
 @dataclass
 class EpochTraining:
-    """What one pass over the training images measured (before evaluation)."""
+    """What passes over the training images measured (before evaluation): one epoch's, or, for
+    a time budget, every pass of the run (the last one cut short)."""
 
-    loss: float  # mean training loss over the epoch's batches
-    acc: float  # %, on the (augmented) training batches
-    started: float  # perf_counter() when the epoch began
-    paused: float  # seconds spent paused, excluded from every timing
-    stopped: bool  # a stop was requested: the epoch did not finish
-    steps: int = 0  # optimizer steps taken (fewer than an epoch's when a time budget ended it)
+    started: float  # perf_counter() when the first pass began
+    loss_sum: float = 0.0  # training loss summed over the steps
+    correct: int = 0  # training batches' digits read right (augmented)
+    steps: int = 0  # optimizer steps taken
+    images: int = 0  # images stepped on
+    paused: float = 0.0  # seconds spent paused, excluded from every timing
+    stopped: bool = False  # a stop was requested: the pass did not finish
+
+    @property
+    def loss(self) -> float:
+        return self.loss_sum / max(self.steps, 1)
+
+    @property
+    def acc(self) -> float:  # %
+        return 100.0 * self.correct / max(self.images, 1)
 
 
 def train(config: TrainConfig, *, reporter: Reporter | None = None,
-          control: TrainControl | None = None, run: Run | None = None,
+          control: TrainControl | None = None, run: RunSink | None = None,
           data: MnistArrays | None = None, resume: bool = False,
           budget_start: BudgetStart | None = None) -> TrainResult:
     """Train `config.model` as configured. Saves into `run` when given; `resume` continues it.
@@ -98,69 +110,62 @@ def train_to_budget(state: TrainState, budget: TimeBudget) -> TrainResult:
     """Epochs until the time budget's planned steps are done (the last one cut short), then one
     evaluation: a test pass after every epoch would spend the budget on measuring."""
     follow_budget(state, budget)
-    steps, loss, correct, paused = 0, 0.0, 0.0, 0.0
-    started = time.perf_counter()
+    passes = EpochTraining(started=time.perf_counter())  # every pass adds to it
     budget.begin()
-    while True:
-        epoch = train_one_epoch(state, budget)
-        if epoch.stopped:
+    while True:  # at least one step, even when start-up already spent the budget
+        train_one_epoch(state, budget, into=passes)
+        if passes.stopped:
             return finish(state, "stopped")
-        steps, paused = steps + epoch.steps, paused + epoch.paused
-        loss, correct = loss + epoch.loss * epoch.steps, correct + epoch.acc * epoch.steps
         if budget.finished:
             break
-        state.epochs_done += 1  # the next epoch's order and augmentation
     evaluation_started = time.perf_counter()
-    end_epoch(state, EpochTraining(loss=loss / steps, acc=correct / steps, started=started,
-                                   paused=paused, stopped=False, steps=steps))
+    end_epoch(state, passes)
     record = budget.end(evaluation_s=time.perf_counter() - evaluation_started)
     state.reporter.status(budget_summary(record))
     if state.run is not None:
-        state.run.record.env["time_budget"] = record.to_dict()
+        state.run.note_env("time_budget", record.to_dict())
     return finish(state, "completed")
 
 
-def train_one_epoch(state: TrainState, budget: TimeBudget | None = None) -> EpochTraining:
-    """One pass over the training images in this epoch's order, one optimizer step per batch;
-    with a `budget`, it ends early once the budget's planned steps are done."""
+def train_one_epoch(state: TrainState, budget: TimeBudget | None = None,
+                    into: EpochTraining | None = None) -> EpochTraining:
+    """One pass over the training images in this epoch's order, one optimizer step per batch,
+    summed into `into` (default: a new tally); with a `budget`, it ends early once the budget's
+    planned steps are done. A pass that is not stopped counts as an epoch done: the one place
+    `state.epochs_done` advances."""
     config, device, control = state.config, state.device, state.control
     epoch, spe = state.epochs_done, state.steps_per_epoch
+    tally = into if into is not None else EpochTraining(started=time.perf_counter())
     torch.manual_seed(epoch_seed(config.seed, epoch))  # dropout masks
     gen = torch.Generator(device=device).manual_seed(epoch_seed(config.seed, epoch))
     order = torch.randperm(len(state.train), generator=gen, device=device)
-    # None turns every augmentation off (the last augment_off_epochs): digits as they are.
-    augment = config if state.augments(epoch) else None
+    augmentation = state.augmentation(epoch)
     state.model.train()
     loss_sum = torch.zeros((), device=device)  # summed on the device: no sync per step
     correct = torch.zeros((), device=device, dtype=torch.long)
     window_loss, window_n = torch.zeros((), device=device), 0
-    started, paused = time.perf_counter(), 0.0
-    steps = spe
+    steps = 0
     for b in range(spe):
         paused_now = control.wait_while_paused()
-        paused += paused_now
+        tally.paused += paused_now
         if control.stop_requested:
-            return EpochTraining(0.0, 0.0, started, paused, stopped=True)
+            tally.stopped = True
+            return tally
         idx = order[b * config.batch_size:(b + 1) * config.batch_size]
-        images = gather_batch(state.train, idx, augment.augment_pen if augment else 0.0,
-                              gen)  # some pen-redrawn
-        x = prepare_input(images, augment, gen)  # (B, 1, 28, 28), augmented
+        images = gather_batch(state.train, idx, augmentation.pen, gen)  # some pen-redrawn
+        x = prepare_input(images, augmentation, gen)  # (B, 1, 28, 28), augmented
         y = state.train.labels[idx]
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=state.use_amp):
-            logits = state.forward(x)
-            loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
-        state.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        state.optimizer.step()
-        if budget is not None:
-            budget.step_done(paused_now)  # before the schedule reads its progress
-        state.scheduler.step()
+        # The budget hears of the step before the schedule reads its progress.
+        detached, logits = optimizer_step(
+            state.forward, state.optimizer, state.scheduler, x, y,
+            label_smoothing=config.label_smoothing, use_amp=state.use_amp,
+            before_schedule=None if budget is None else partial(budget.step_done, paused_now))
         if state.ema is not None:
             state.ema.update(state.model)
-        detached = loss.detach()
         loss_sum += detached
         window_loss += detached
         window_n += 1
+        steps += 1
         correct += (logits.argmax(1) == y).sum()
         ends_early = budget is not None and budget.finished
         if window_n == config.log_every or b == spe - 1 or ends_early:
@@ -168,11 +173,13 @@ def train_one_epoch(state: TrainState, budget: TimeBudget | None = None) -> Epoc
             window_loss.zero_()
             window_n = 0
         if ends_early:
-            steps = b + 1
             break
-    return EpochTraining(loss=loss_sum.item() / steps,
-                         acc=100.0 * correct.item() / (steps * config.batch_size),
-                         started=started, paused=paused, stopped=False, steps=steps)
+    tally.loss_sum += loss_sum.item()
+    tally.correct += int(correct.item())
+    tally.steps += steps
+    tally.images += steps * config.batch_size
+    state.epochs_done += 1
+    return tally
 
 
 def report_step(state: TrainState, batch: int, mean_loss: float) -> None:
@@ -191,25 +198,24 @@ def report_step(state: TrainState, batch: int, mean_loss: float) -> None:
 
 
 def end_epoch(state: TrainState, epoch: EpochTraining) -> EpochMetrics:
-    """Evaluate the epoch's weights, record the epoch (checkpoint included) and report it."""
+    """Evaluate the epoch's weights, record the epoch (checkpoint included) and report it.
+    `state.epochs_done` already counts the epoch (train_one_epoch advanced it)."""
     train_seconds = time.perf_counter() - epoch.started - epoch.paused
     swa = state.swa
-    if swa is not None and state.averages(state.epochs_done):  # join the average, new BN stats
+    if swa is not None and state.averages(state.epochs_done - 1):  # join the average, new BN
         swa.update(state.model)
         recompute_batchnorm(swa.module, state.train.images, eval_batch_size(state.device))
     model = with_tta(state.eval_model, state.config)  # itself when TTA is off
     test_loss, test_acc, _ = evaluate(model, state.test)
     val_loss, val_acc = (evaluate(model, state.val)[:2] if state.val is not None
                          else (None, None))
-    steps, batch = epoch.steps or state.steps_per_epoch, state.config.batch_size
     metrics = EpochMetrics(
-        epoch=state.epochs_done + 1, train_loss=epoch.loss, train_acc=epoch.acc,
+        epoch=state.epochs_done, train_loss=epoch.loss, train_acc=epoch.acc,
         test_loss=test_loss, test_acc=test_acc, val_loss=val_loss, val_acc=val_acc,
         lr=state.optimizer.param_groups[0]["lr"],
         seconds=time.perf_counter() - epoch.started - epoch.paused,
-        samples_per_s=steps * batch / max(train_seconds, 1e-9))
+        samples_per_s=epoch.images / max(train_seconds, 1e-9))
     state.history.append(metrics)
-    state.epochs_done += 1
     if state.run is not None:
         state.run.save_epoch(metrics, state.checkpoint())
     state.reporter.epoch(metrics)

@@ -1,7 +1,7 @@
 """The fast path on each kind of device: the settings new runs take there, and model compilation.
 
 One place decides how training is made fast, and the CLI, the GUI and the benchmarks all go
-through it (`core.training.launch.new_run_config` applies `device_recipe`;
+through it (`core.workflows.launch.new_run_config` applies `device_recipe`;
 `core.training.loop` calls
 `compile_for_training`). What it does per device:
 

@@ -9,27 +9,25 @@ from the checkpoint of epoch k replays epochs k+1.. exactly as an unbroken run w
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
+from core.data.augment import NO_AUGMENTATION, Augmentation
 from core.data.mnist import DeviceSplit, MnistArrays, load_mnist, to_device
 from core.data.pen_variants import attach_pen_variants
 from core.errors import ConfigError
 from core.models import build_model, count_parameters
 from core.training.checkpoints import capture_state, restore_state
 from core.training.config import TrainConfig, lr_multiplier, steps_per_epoch
-from core.training.control import Reporter, TrainControl
+from core.training.control import Reporter, RunSink, TrainControl
 from core.training.devices import device_label, resolve_device
 from core.training.ema import WeightEMA
 from core.training.evaluate import prepare_input
 from core.training.metrics import EpochMetrics, StartInfo
 from core.training.speed import compile_for_training
 from core.training.swa import WeightAverage
-
-if TYPE_CHECKING:
-    from core.runs.store import Run
 
 
 @dataclass
@@ -51,7 +49,7 @@ class TrainState:
     steps_per_epoch: int
     reporter: Reporter
     control: TrainControl
-    run: Run | None = None  # where epochs, steps and checkpoints are saved; None = nowhere
+    run: RunSink | None = None  # where epochs, steps and checkpoints are saved; None = nowhere
     epochs_done: int = 0  # > 0 after a resume
     history: list[EpochMetrics] = field(default_factory=list)
     compile_seconds: float = 0.0  # spent compiling before epoch 1 (not in any epoch's time)
@@ -64,11 +62,13 @@ class TrainState:
             return self.swa.module
         return self.ema.module if self.ema is not None else self.model
 
-    def augments(self, epoch: int) -> bool:
-        """Whether epoch `epoch` (0-based) is augmented: not one of the last augment_off_epochs.
-        (A time-budget run may pass `config.epochs`; it has no augmentation-off tail.)"""
+    def augmentation(self, epoch: int) -> Augmentation:
+        """What epoch `epoch` (0-based) does to its batches: the config's augmentation, or none
+        in the last augment_off_epochs. (A time-budget run may pass `config.epochs`; it has no
+        augmentation-off tail.)"""
         off = self.config.augment_off_epochs
-        return not off or epoch < self.config.epochs - off
+        return (self.config.augmentation() if not off or epoch < self.config.epochs - off
+                else NO_AUGMENTATION)
 
     def averages(self, epoch: int) -> bool:
         """Whether epoch `epoch` (0-based) ends with its weights joining the SWA average."""
@@ -104,7 +104,7 @@ def build_optimizer(config: TrainConfig, model: torch.nn.Module) -> torch.optim.
 
 
 def build_state(config: TrainConfig, reporter: Reporter, control: TrainControl,
-                run: Run | None, data: MnistArrays | None, resume: bool) -> TrainState:
+                run: RunSink | None, data: MnistArrays | None, resume: bool) -> TrainState:
     """Validate, load the data onto the device, build model and optimizer, restore, compile."""
     config.validate()
     device = resolve_device(config.device)
@@ -139,10 +139,11 @@ def build_state(config: TrainConfig, reporter: Reporter, control: TrainControl,
         epochs=config.epochs, steps_per_epoch=spe, n_train=len(train_split),
         n_test=len(test_split), start_epoch=state.epochs_done, run_id=run.id if run else "",
         time_budget=config.time_budget))
-    if config.compile and state.epochs_done < config.epochs:
+    # A time budget decides for itself whether compiling pays (budget_compile.py).
+    if config.compile and state.epochs_done < config.epochs and not config.time_budget:
         _compile(state)
     if run is not None:
-        run.record.env["device"] = device_label(device)
+        run.note_env("device", device_label(device))
         run.mark_running()
     return state
 
@@ -190,4 +191,4 @@ def _compile(state: TrainState) -> None:
     state.forward, state.compile_seconds = compiled.forward, compiled.seconds
     state.reporter.status(compiled.note)
     if state.run is not None:
-        state.run.record.env["compile"] = compiled.note
+        state.run.note_env("compile", compiled.note)

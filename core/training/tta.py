@@ -20,11 +20,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.data.mnist import MNIST_MEAN, MNIST_STD
+from core.data.mnist import normalize
 
 # The black background after normalisation: rotations pad with it, not with 0 (which would be
 # grey ink in normalised units).
-_BACKGROUND = (0.0 - MNIST_MEAN) / MNIST_STD
+_BACKGROUND = normalize(0.0)
 
 
 def tta_angles(degrees: float) -> list[float]:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 def new_run_config(overrides: dict[str, Any], writeup_recipe: bool = False,
                    device_type: str | None = None) -> TrainConfig:
     """TrainConfig for a new run: defaults, the model's recipe, the device's fast path
-    (core/fast.py), then the user's overrides.
+    (core/training/speed.py), then the user's overrides.
 
     Our own models always take their recipe (it is what they were tuned with); a write-up's model
     takes its write-up's recipe when `writeup_recipe` is set, so the write-up can be reproduced.

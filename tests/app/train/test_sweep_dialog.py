@@ -10,7 +10,7 @@ import pytest
 from app.train.sweep_dialog import SweepDialog
 from core.experiments.storage import ExperimentStore
 from core.runs.store import RunStore
-from core.training.launch import new_run_config
+from core.workflows.launch import new_run_config
 
 TINY = {"model": "dl-tiny-1k", "device": "cpu", "epochs": 1, "train_subset": 500,
         "test_subset": 200, "batch_size": 50, "lr": 0.1, "compile": False}

@@ -13,9 +13,10 @@ from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 
 from core.data.canvas import canvas_to_mnist
-from core.data.my_digits import CANVAS_SUFFIX, MyDigits, score_predictions, score_run
+from core.data.my_digits import CANVAS_SUFFIX, MyDigits, score_predictions
 from core.errors import ConfigError, ImageError
 from core.onnx_io.classifier import DigitClassifier
+from core.workflows.my_digits import score_run
 
 
 def bar_canvas(kind: str = "vertical", size: int = 280) -> np.ndarray:
@@ -183,10 +184,10 @@ def test_score_run_records_the_result(store: MyDigits, tmp_path: Path) -> None:
     from core.data.mnist import MNIST_MEAN, MNIST_STD
     from core.data.pen_proxy import pen_digit_set
     from core.models import build_model
-    from core.onnx_io.export import export_run
     from core.runs.store import RunStore
     from core.training.checkpoints import save_checkpoint
     from core.training.config import TrainConfig
+    from core.workflows.export import export_run
 
     torch.manual_seed(0)
     config = TrainConfig(model="dl-tiny-1k").to_dict()

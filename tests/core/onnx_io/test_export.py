@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import core.onnx_io.export as export
+import core.workflows.export as run_export
 from core.errors import ModelFileError
 from core.onnx_io.classifier import DigitClassifier
 from core.runs.store import RunStore
@@ -30,7 +31,7 @@ def trained_run(mnist, tmp_path_factory):  # -> Run
 
 
 def test_export_contract_and_metadata(trained_run, tmp_path: Path) -> None:
-    report = export.export_run(trained_run, tmp_path / "m.onnx")
+    report = run_export.export_run(trained_run, tmp_path / "m.onnx")
     assert set(report.max_abs_diff) == {1, 64}
     assert all(d <= 1e-4 for d in report.max_abs_diff.values())
     proto = onnx.load(str(tmp_path / "m.onnx"))
@@ -51,7 +52,7 @@ def test_export_contract_and_metadata(trained_run, tmp_path: Path) -> None:
 def test_exported_file_classifies_like_torch(trained_run, mnist, tmp_path: Path) -> None:
     from core.training.checkpoints import model_from_state
 
-    export.export_run(trained_run, tmp_path / "m.onnx")
+    run_export.export_run(trained_run, tmp_path / "m.onnx")
     clf = DigitClassifier(tmp_path / "m.onnx")
     assert clf.is_digitlab_export and clf.under_budget
     images = mnist.test_images[:200].astype(np.float32) / 255
@@ -77,25 +78,25 @@ def test_failed_parity_writes_nothing(trained_run, tmp_path: Path, monkeypatch) 
     monkeypatch.setattr(export, "_to_onnx_bytes", wrong_graph)
     target = tmp_path / "m.onnx"
     with pytest.raises(ModelFileError, match=r"differs from torch .* not written"):
-        export.export_run(trained_run, target)
+        run_export.export_run(trained_run, target)
     assert not target.exists() and not list(tmp_path.iterdir())
 
 
 def test_export_refuses_a_run_without_checkpoint(tmp_path: Path) -> None:
     run = RunStore(tmp_path / "runs").create(TrainConfig().to_dict())
     with pytest.raises(ModelFileError, match="saved no epoch yet"):
-        export.export_run(run, tmp_path / "m.onnx")
+        run_export.export_run(run, tmp_path / "m.onnx")
 
 
 def test_export_for_draw_goes_to_the_exports_folder_named_by_the_run_folder(
         trained_run, digitlab_home: Path) -> None:
     # The one "export, then open in Draw" path of the Train and Compare tabs.
-    path = export.export_run_for_draw(trained_run.id, RunStore(trained_run.dir.parent))
+    path = run_export.export_run_for_draw(trained_run.id, RunStore(trained_run.dir.parent))
     assert path == digitlab_home / "exports" / f"{trained_run.dir.name}.onnx"
-    assert export.draw_export_path(trained_run.dir.name) == path
+    assert run_export.draw_export_path(trained_run.dir.name) == path
     clf = DigitClassifier(path)
     assert clf.metadata["digitlab.run"] == trained_run.id and clf.under_budget
-    assert export.draw_export_path("../../x") == digitlab_home / "exports" / "x.onnx"
+    assert run_export.draw_export_path("../../x") == digitlab_home / "exports" / "x.onnx"
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +116,7 @@ def test_tta_inside_onnx_matches_torch_tta(tta_swa_run, mnist, tmp_path: Path) -
     from core.training.tta import RotationTTA
 
     state = tta_swa_run.load_checkpoint("last")
-    export.export_run(tta_swa_run, tmp_path / "tta.onnx", checkpoint="last")
+    run_export.export_run(tta_swa_run, tmp_path / "tta.onnx", checkpoint="last")
     clf = DigitClassifier(tmp_path / "tta.onnx")
     meta = clf.metadata
     assert meta["digitlab.tta"].startswith("rotations -3°, +0°, +3°")
@@ -150,7 +151,7 @@ def test_tta_can_stay_out_of_the_onnx_graph(tta_swa_run, mnist, tmp_path: Path) 
         def load_checkpoint(which: str) -> dict:
             return state
 
-    export.export_run(Reloaded, path)
+    run_export.export_run(Reloaded, path)
     clf = DigitClassifier(path)
     assert clf.metadata["digitlab.tta"].startswith("none (the run's accuracy was measured")
     images = mnist.test_images[:64].astype(np.float32) / 255

@@ -11,7 +11,6 @@ import torch
 from core.runs.best import (
     best_after,
     checkpoint_label,
-    default_checkpoint,
     picked_on,
     resolve_checkpoint,
 )
@@ -47,7 +46,7 @@ def test_with_validation_best_is_the_validation_peak_and_the_default(tmp_path) -
     assert record.best == {"epoch": 3, "picked_on": "validation", "accuracy": 98.9}
     saved = torch.load(run.checkpoint_path("best"), weights_only=True)
     assert int(saved["epoch_marker"]) == 3  # not epoch 2, where test accuracy peaked
-    assert picked_on(record) == "validation" and default_checkpoint(record) == "best"
+    assert picked_on(record) == "validation" and resolve_checkpoint(record, None) == "best"
     assert checkpoint_label(record, "best") == "best checkpoint (epoch 3, picked on validation)"
 
 
@@ -57,8 +56,11 @@ def test_without_validation_last_is_the_default_and_best_says_test(tmp_path) -> 
         _save(run, _epoch(n, test, None))
     record = RunStore(tmp_path).get(run.id).record
     assert record.best == {"epoch": 2, "picked_on": "test", "accuracy": 99.0}
-    assert default_checkpoint(record) == "last" and resolve_checkpoint(record, None) == "last"
+    assert resolve_checkpoint(record, None) == "last"
     assert resolve_checkpoint(record, "best") == "best"  # still there when asked for by name
+    # The run itself has no default: which checkpoint is always said (or resolved above).
+    with pytest.raises(TypeError):
+        RunStore(tmp_path).get(run.id).load_checkpoint()  # type: ignore[call-arg]
     assert checkpoint_label(record, "last") == "last checkpoint (epoch 4)"
     assert "picked on test" in checkpoint_label(record, "best")
 
@@ -71,7 +73,7 @@ def test_runs_saved_before_the_record_field_are_read_from_their_history(tmp_path
     (run.dir / "run.json").write_text(json.dumps(data))
     record = RunStore(tmp_path).get(run.id).record
     assert record.best == {} and picked_on(record) == "test"
-    assert default_checkpoint(record) == "last"
+    assert resolve_checkpoint(record, None) == "last"
 
 
 def test_ties_go_to_the_later_epoch() -> None:

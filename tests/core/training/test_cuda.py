@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.training.launch import new_run_config
 from core.training.loop import train
 from core.training.state import build_optimizer
+from core.workflows.launch import new_run_config
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
 

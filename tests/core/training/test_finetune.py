@@ -15,16 +15,8 @@ from core.data.pen_digits import Writer
 from core.data.pen_proxy import pen_digit_set
 from core.errors import ConfigError
 from core.onnx_io.classifier import DigitClassifier
-from core.training.finetune import (
-    BUNDLED,
-    FinetuneSettings,
-    FinetuneStopped,
-    base_for,
-    bundled_checkpoint_path,
-    check_enough,
-    finetune,
-    split_holdout,
-)
+from core.training.finetune import FinetuneSettings, FinetuneStopped, check_enough, split_holdout
+from core.workflows.finetune import BUNDLED, base_for, bundled_checkpoint_path, finetune
 
 
 def hand(per_digit: int, seed: int = 7, allographs: tuple[str, ...] | None = None
@@ -170,7 +162,7 @@ def test_fine_tuning_a_run_and_stopping(mnist_dir: Path, tmp_path: Path) -> None
 
 def test_a_missing_bundled_checkpoint_says_what_to_do(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    import core.training.finetune as finetune_module
+    import core.workflows.finetune as finetune_module
     from core.errors import ModelFileError
 
     monkeypatch.setattr(finetune_module, "bundled_checkpoint_path", lambda: tmp_path / "no.pt")

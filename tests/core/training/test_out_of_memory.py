@@ -1,4 +1,4 @@
-"""A GPU out of memory reaches CLI and GUI as one user-facing message (core.training.launch)."""
+"""A GPU out of memory reaches CLI and GUI as one user-facing message (core.workflows.launch)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import core.training.loop
 from core.errors import ConfigError
 from core.runs.store import RunStore
 from core.training.config import TrainConfig
-from core.training.launch import explain_out_of_memory, start_training
+from core.workflows.launch import explain_out_of_memory, start_training
 
 
 class OutOfMemoryError(RuntimeError):

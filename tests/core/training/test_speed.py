@@ -10,9 +10,9 @@ import torch.nn.functional as F
 
 from core.models import build_model
 from core.training.config import TrainConfig
-from core.training.launch import new_run_config
 from core.training.loop import train
 from core.training.speed import compile_for_training, compile_unavailable_reason, device_recipe
+from core.workflows.launch import new_run_config
 
 
 def test_cuda_recipe_scales_batch_and_lr_for_our_models_only() -> None:

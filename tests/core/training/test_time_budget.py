@@ -12,8 +12,8 @@ from core.errors import ConfigError
 from core.runs.store import RunStore
 from core.training.budget import BudgetStart
 from core.training.config import TrainConfig, lr_multiplier
-from core.training.launch import new_run_config, start_training
 from core.training.loop import train
+from core.workflows.launch import new_run_config, start_training
 from tests.core.training.test_loop import Recorder
 
 # 4,000 images of batch 50 = 80 steps an epoch: a few seconds' budget spans several epochs.
@@ -95,7 +95,7 @@ def test_a_long_budget_keeps_augmenting_past_config_epochs(mnist) -> None:
 
     config = TrainConfig(**{**TINY, "augment": 0.5, "epochs": 2}, time_budget=60.0)
     state = build_state(config, Recorder(), TrainControl(), None, mnist, resume=False)
-    assert all(state.augments(epoch) for epoch in range(10))
+    assert all(state.augmentation(epoch).warps for epoch in range(10))
 
 
 def test_the_budget_recipe_applies_only_when_no_model_is_chosen() -> None:

@@ -1,0 +1,1 @@
+"""Workflows: what ties the layers below together."""
