@@ -1,8 +1,9 @@
 """File dialogs that start where the user's files are; message boxes showing file text as text.
 
-File dialogs: the first one of a purpose (ONNX models, Markdown tables) opens in the exports
-folder; after that, each purpose opens where its last file was chosen. The folders are kept in the
-app's QSettings (`app.shared.settings.app_settings`), one key per purpose.
+File dialogs: each purpose (ONNX models, Markdown tables) opens where its last file was chosen,
+else where any dialog's last file was, else in the user's home folder: never in the app's hidden
+data folder, which a file dialog does not even list. The folders are kept in the app's QSettings
+(`app.shared.settings.app_settings`), one key per purpose and one for the last of all.
 
 Text that comes from files (model names from metadata, file names, error messages quoting them) is
 untrusted: Qt renders any string that looks like HTML as rich text in labels, tooltips and message
@@ -20,7 +21,6 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from app.shared.settings import app_settings
-from core.paths import exports_dir
 
 # Purposes: each remembers its own last folder.
 ONNX_FILES = "onnx"  # exporting a run to ONNX and opening an ONNX model share one folder
@@ -30,25 +30,27 @@ ONNX_FILTER = "ONNX models (*.onnx);;All files (*)"
 MARKDOWN_FILTER = "Markdown (*.md);;All files (*)"
 
 _KEY = "dialogs/last_folder/{purpose}"
+_LAST_OF_ALL = "dialogs/last_folder"  # the folder of the last file any dialog chose
 
 
 def start_folder(purpose: str, settings: QSettings | None = None) -> Path:
-    """Where a `purpose` dialog opens: its last folder if it still exists, else the exports
-    folder (created here, so the dialog does not fall back to the current directory)."""
+    """Where a `purpose` dialog opens: its last folder if it still exists, else the last folder
+    of any dialog, else the home folder."""
     settings = settings if settings is not None else app_settings()
-    remembered = str(settings.value(_KEY.format(purpose=purpose), "") or "")
-    if remembered and Path(remembered).is_dir():
-        return Path(remembered)
-    folder = exports_dir()
-    with contextlib.suppress(OSError):  # a read-only home: the dialog still opens, elsewhere
-        folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    for key in (_KEY.format(purpose=purpose), _LAST_OF_ALL):
+        remembered = str(settings.value(key, "") or "")
+        with contextlib.suppress(OSError):  # an unreadable place: try the next
+            if remembered and Path(remembered).is_dir():
+                return Path(remembered)
+    return Path.home()
 
 
 def remember_folder(purpose: str, chosen: str | Path, settings: QSettings | None = None) -> None:
-    """Record the folder of the file just chosen for `purpose`."""
+    """Record the folder of the file just chosen for `purpose` (and as the last of all)."""
     settings = settings if settings is not None else app_settings()
-    settings.setValue(_KEY.format(purpose=purpose), str(Path(chosen).parent))
+    folder = str(Path(chosen).parent)
+    settings.setValue(_KEY.format(purpose=purpose), folder)
+    settings.setValue(_LAST_OF_ALL, folder)
 
 
 def open_file(parent: QWidget | None, title: str, name_filter: str, purpose: str, *,

@@ -208,7 +208,7 @@ def test_a_model_exported_elsewhere_is_listed_at_once(qtbot, tab: DrawTab, tmp_p
     assert_shows_what_is_loaded(tab.secondary.picker)
 
 
-def test_open_onnx_starts_in_the_exports_folder_then_remembers(
+def test_open_onnx_starts_in_the_home_folder_then_remembers(
         qtbot, tab: DrawTab, tmp_path: Path, monkeypatch) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -222,7 +222,7 @@ def test_open_onnx_starts_in_the_exports_folder_then_remembers(
     monkeypatch.setattr(QFileDialog, "getOpenFileName", fake_dialog)
     picker = tab.primary.picker
     settled(qtbot, picker, picker.open_button.click)
-    assert Path(started_in[0]) == exports_dir()
+    assert Path(started_in[0]) == Path.home()  # not the hidden data folder
     assert picker.classifier.path == chosen.resolve()
     # The second column's dialog (and the next start) open where the last file was chosen.
     settled(qtbot, tab.secondary.picker, tab.secondary.picker.open_button.click)

@@ -1,4 +1,5 @@
-"""File dialogs start in the exports folder, then where the user last chose a file (per purpose);
+"""File dialogs start in the home folder, then where the user last chose a file (per purpose,
+else of any purpose), never in the app's hidden data folder;
 message boxes and tooltips show file-derived text literally."""
 
 from __future__ import annotations
@@ -30,12 +31,12 @@ def asked(monkeypatch: pytest.MonkeyPatch) -> dict[str, list]:
     return seen
 
 
-def test_first_dialog_opens_in_the_exports_folder_made_if_missing(asked, digitlab_home) -> None:
-    assert not exports_dir().exists()
+def test_first_dialog_opens_in_the_home_folder_not_the_data_folder(asked, digitlab_home) -> None:
     assert dialogs.open_file(None, "Open", dialogs.ONNX_FILTER, dialogs.ONNX_FILES) is None
-    assert Path(asked["open"][0]) == exports_dir() and exports_dir().is_dir()
+    assert Path(asked["open"][0]) == Path.home() != exports_dir()
     dialogs.save_file(None, "Save", dialogs.MARKDOWN_FILTER, dialogs.MARKDOWN, "runs.md")
-    assert Path(asked["save"][0]) == exports_dir() / "runs.md"
+    assert Path(asked["save"][0]) == Path.home() / "runs.md"
+    assert not exports_dir().exists()  # nothing made in the data folder for a dialog
 
 
 def test_each_purpose_remembers_its_last_folder(asked, tmp_path: Path) -> None:
@@ -50,7 +51,7 @@ def test_each_purpose_remembers_its_last_folder(asked, tmp_path: Path) -> None:
     dialogs.save_file(None, "Export", dialogs.ONNX_FILTER, dialogs.ONNX_FILES, "run-1.onnx")
     dialogs.open_file(None, "Open", dialogs.ONNX_FILTER, dialogs.ONNX_FILES)
     dialogs.save_file(None, "Save", dialogs.MARKDOWN_FILTER, dialogs.MARKDOWN, "runs.md")
-    assert [Path(p) for p in asked["save"]] == [exports_dir() / "runs.md",
+    assert [Path(p) for p in asked["save"]] == [models / "runs.md",  # the last of all
                                                 models / "run-1.onnx", tables / "runs.md"]
     assert Path(asked["open"][1]) == models
     # Kept in the app's settings, so the next start opens there too.
@@ -59,14 +60,15 @@ def test_each_purpose_remembers_its_last_folder(asked, tmp_path: Path) -> None:
     assert dialogs.start_folder(dialogs.ONNX_FILES, app_settings()) == models
 
 
-def test_a_remembered_folder_that_is_gone_falls_back_to_exports(asked, tmp_path: Path) -> None:
+def test_a_remembered_folder_that_is_gone_falls_back_to_home(asked, tmp_path: Path) -> None:
     settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
     gone = tmp_path / "gone"
     gone.mkdir()
     dialogs.remember_folder(dialogs.ONNX_FILES, gone / "m.onnx", settings)
     assert dialogs.start_folder(dialogs.ONNX_FILES, settings) == gone
+    assert dialogs.start_folder(dialogs.MARKDOWN, settings) == gone  # the last of all
     gone.rmdir()
-    assert dialogs.start_folder(dialogs.ONNX_FILES, settings) == exports_dir()
+    assert dialogs.start_folder(dialogs.ONNX_FILES, settings) == Path.home()
 
 
 def test_errors_and_tooltips_show_markup_literally(qtbot, monkeypatch) -> None:
