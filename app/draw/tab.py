@@ -351,6 +351,7 @@ class DrawTab(QWidget):
         column.predict(self._image28)
         if column is self.primary:
             self.my_digits.set_reading(self.primary.view.prediction)
+            self.my_digits.teach.model_changed(clf)  # a result about another model goes
             self.explain.request(clf, self._image28)
 
     @Slot(bool)

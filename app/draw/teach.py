@@ -53,6 +53,7 @@ class TeachHand(QWidget):
         # Set by the tab: the classifier the first column shows (None: none loaded).
         self.current_classifier: Callable[[], DigitClassifier | None] = lambda: None
         self.jobs = JobRunner(self)
+        self._result_for: Path | None = None  # the personal model the result line is about
         self.button = QPushButton("Teach it my hand")
         self.button.clicked.connect(self.start)
         self.note = QLabel()
@@ -109,6 +110,16 @@ class TeachHand(QWidget):
         # Looking up the base reads the run store: off the GUI thread as well.
         self.jobs.start(base_job, metadata, on_done=with_base, on_error=self._failed)
 
+    def model_changed(self, clf: DigitClassifier | None) -> None:
+        """The first column now shows `clf`: a result line about another model goes (it named
+        figures of the personal model just made, not of this one)."""
+        if self._result_for is None:
+            return
+        if clf is None or Path(clf.path).resolve() != self._result_for:
+            self._result_for = None
+            self.note.setText("")
+            self.refresh()
+
     def shutdown(self, timeout: float = 5.0) -> bool:
         return self.jobs.shutdown(timeout)
 
@@ -125,6 +136,7 @@ class TeachHand(QWidget):
             f"{result.holdout_after:.0f}%, MNIST test {result.mnist_before:.2f}% → "
             f"{result.mnist_after:.2f}% ({result.path.name})")
         self.refresh()
+        self._result_for = Path(result.path).resolve()  # kept while that model is shown
         self.personal_model_ready.emit(str(result.path))
 
     @Slot(object)
