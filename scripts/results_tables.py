@@ -224,7 +224,8 @@ TABLES = [
          "test per seed (recorded only)"]),
     Table("time_to_accuracy", lambda r: _time_to_accuracy_rows(r), [
         "budget", "DigitLab test accuracy per seed", "process wall time per seed",
-        "target", "eager loop's accuracy by then", "command"]),
+        "what each run did (compile, CPU threads)", "target", "eager loop's accuracy by then",
+        "command"]),
     Table("startup", _one("startup", lambda r: [_startup_spans(r["figures"]["runs"][-1]),
                                                  f"`{r['command']}`"]),
         ["where a `train --epochs 1` process spends its time (last run)", "command"]),
@@ -248,6 +249,26 @@ def _startup_spans(run: dict[str, Any]) -> str:
     return ", ".join(f"{label} {run[key]:.1f} s" for key, label in names.items() if key in run)
 
 
+def _budget_run_did(d: dict[str, Any]) -> str:
+    """What one budget run did about compiling and threads, in a few words (older records
+    without these figures: "–")."""
+    said = str(d.get("compile", ""))
+    if not said:
+        return "–"
+    step = d.get("compiled_from_step", -1)
+    did = ("compiled first" if step == 0 else
+           f"eager, compiled from step {step:,}" if step and step > 0 else "eager")
+    if d.get("compile_s"):
+        did += f" ({d['compile_s']:.1f} s compiling)"
+    if d.get("cache_at_start") == "empty":
+        did = f"empty cache: {did}"
+    if d.get("threads"):
+        did += f", {d['threads']} thr"
+    if d.get("verdict"):
+        did += ", far from trained"
+    return did
+
+
 def _time_to_accuracy_rows(r: Record) -> list[list[str]]:
     if r.get("benchmark") != "time_to_accuracy":
         return []
@@ -256,10 +277,18 @@ def _time_to_accuracy_rows(r: Record) -> list[list[str]]:
         runs = [d for d in f["digitlab"] if f"{d['budget_s']:g}" == budget]
         target = f"≥ {s['target']}%: {'met' if s['met'] else 'NOT met'}" if s["target"] else "–"
         eager = ", ".join("no epoch done" if a is None else _pct(a) for a in s["baseline_accs"])
-        rows.append([f"{budget} s", _nums(d["test_acc"] for d in runs),
-                     ", ".join(f"{d['wall_s']:.1f} s" for d in runs), target, eager or "–",
+        subset = f" ({f['train_subset']:,} training images)" if f.get("train_subset") else ""
+        rows.append([f"{budget} s{subset}", _nums(d["test_acc"] for d in runs),
+                     ", ".join(f"{d['wall_s']:.1f} s" for d in runs),
+                     "; ".join(_budget_run_did(d) for d in runs), target, eager or "–",
                      f"`{r['command']}`"])
     return rows
+
+
+def render_named(name: str, records: Path) -> str:
+    """Table `name` as `records` make it (benchmarks' --smoke modes print it)."""
+    table = next(t for t in TABLES if t.name == name)
+    return render(table, read_records(records), _zoo())
 
 
 def _cell(text: str) -> str:

@@ -201,6 +201,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if last is not None:
         print(f"Finished ({result.status}): final test accuracy {last.test_acc:.2f}% after "
               f"{result.epochs_done} epoch(s).")
+    if result.verdict:  # a time budget spent before the model was trained: say so, even --quiet
+        print(result.verdict)
     return 0 if result.status == "completed" else 1
 
 

@@ -15,17 +15,19 @@ from __future__ import annotations
 
 import math
 import os
+import statistics
 import sys
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.training.config import TrainConfig, lr_multiplier
 
 if TYPE_CHECKING:
+    from core.training.budget_compile import CompileSwitch
     from core.training.state import TrainState
 
 _IMPORTED_AT = time.time()  # the fallback for "process start" where the OS does not say
@@ -37,6 +39,9 @@ REPLAN_SECONDS = 0.5  # re-plan this often
 RATE_WINDOW_SECONDS = 3.0  # the rate of the last few seconds: follows a change of load quickly
 EXIT_SECONDS = 1.0  # saving the run, ending the process (torch's teardown) and a margin
 _SCHEDULE_RESOLUTION = 1_000_000  # progress → a step count for lr_multiplier
+# A run that ends with less training than this, or this inaccurate, is called far from trained.
+TRAINED_EPOCHS = 1.0
+TRAINED_ACCURACY = 50.0  # % (always answering one digit: ~10%)
 
 
 def process_start_time() -> float:
@@ -107,9 +112,84 @@ class BudgetRecord:
     evaluation_s: float = 0.0  # the final evaluation
     ended_at_s: float = 0.0  # when the run ended, counted from the budget's start
     threads: int = 0  # torch CPU threads it trained with (0: not on the CPU)
+    threads_chosen_by: str = ""  # "measured", "OMP_NUM_THREADS or set by the caller", ...
+    threads_step_ms: dict[str, float] = field(default_factory=dict)  # median step per count
+    compile: str = ""  # what it did about torch.compile, and why
+    compile_s: float = 0.0  # spent compiling (before the first step, or when it switched)
+    compiled_from_step: int = -1  # the step it switched to the compiled model at (-1: never)
+    verdict: str = ""  # "" when trained; else why the model is far from trained
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class ThreadTrial:
+    """Times the first training steps with each candidate torch thread count (fewest first),
+    then keeps the fastest (speed.choose_threads). The steps are the run's own: nothing is spent
+    on trying but the slow steps of a losing count, and a count clearly slower than the best so
+    far is given up after one or two steps (two threads on a busy 2-core machine: ~1 s a step
+    against 45 ms with one). The warm-up steps and any step that held a pause are not timed.
+    `set_threads` changes the count (torch's, injected so the trial is testable without it)."""
+
+    MIN_STEPS = 4  # time at least this many steps ...
+    MIN_SECONDS = 0.3  # ... over at least this long per count,
+    SLOWER = 1.5  # or stop at 2 steps with a median this many times the best so far's,
+    HOPELESS = 3.0  # or at 1 step this many times slower
+
+    def __init__(self, candidates: list[int], set_threads: Callable[[int], None],
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        self.candidates = candidates
+        self.set_threads = set_threads
+        self.clock = clock
+        self.seconds: dict[int, list[float]] = {n: [] for n in candidates}
+        self.chosen = candidates[0] if len(candidates) == 1 else 0
+        self.done = len(candidates) < 2
+        self._index = 0
+        self._skip = SKIP_STEPS  # the first steps of a run are slow whatever the count
+        self._last = 0.0
+
+    def start(self) -> None:
+        """Right before the run's first step."""
+        if not self.done:
+            self.set_threads(self.candidates[0])
+        self._last = self.clock()
+
+    def step_done(self, paused: bool = False) -> bool:
+        """After each step until `done`; True on the step that made the choice."""
+        now = self.clock()
+        took, self._last = now - self._last, now
+        if self._skip or paused:
+            self._skip = max(0, self._skip - 1)
+            return False
+        count = self.candidates[self._index]
+        times = self.seconds[count]
+        times.append(took)
+        best = min((statistics.median(t) for t in self.seconds.values() if t is not times and t),
+                   default=math.inf)
+        if not ((len(times) >= self.MIN_STEPS and sum(times) >= self.MIN_SECONDS)
+                or (len(times) >= 2 and statistics.median(times) > self.SLOWER * best)
+                or took > self.HOPELESS * best):
+            return False
+        self._index += 1
+        if self._index < len(self.candidates):
+            self.set_threads(self.candidates[self._index])
+            return False
+        from core.training.speed import choose_threads
+
+        self.chosen = choose_threads({n: statistics.median(t) for n, t in self.seconds.items()})
+        self.set_threads(self.chosen)
+        self.done = True
+        return True
+
+    @property
+    def current(self) -> int:
+        """The count in force: the choice, or the one being timed."""
+        return self.chosen or self.candidates[self._index]
+
+    def step_ms(self) -> dict[str, float]:
+        """Median milliseconds per step for each count timed (JSON keys)."""
+        return {str(n): round(1000 * statistics.median(t), 2) for n, t in self.seconds.items()
+                if t}
 
 
 class TimeBudget:
@@ -140,6 +220,8 @@ class TimeBudget:
         self._first_step_at = 0.0
         self._last_plan_at = 0.0
         self._marks: deque[tuple[float, int]] = deque()  # (time, steps) for the rate window
+        self.trial: ThreadTrial | None = None  # times the first steps per thread count (CPU)
+        self.switch: CompileSwitch | None = None  # swaps in a compiled model when it pays
 
     @property
     def deadline(self) -> float:
@@ -154,6 +236,8 @@ class TimeBudget:
         # Until the rate is measured, plan as if a step took 10 ms: only the first few steps,
         # deep in OneCycle's warm-up, use this guess.
         self.planned_steps = max(1, int((self.deadline - now) / 0.01))
+        if self.trial is not None:
+            self.trial.start()
 
     @property
     def finished(self) -> bool:
@@ -173,21 +257,38 @@ class TimeBudget:
         self._advance()
         if self.clock() >= self.deadline:
             self.progress = 1.0  # time is up, whatever the plan said
-        if self.steps < SKIP_STEPS or self.finished:
+        if self.finished:
             return
-        if self.steps == SKIP_STEPS:
-            self.sync()
-            self._marks.append((self._active_time(), self.steps))
+        if self.trial is not None and not self.trial.done:
+            if self.trial.step_done(paused=paused_s > 0):  # it has just chosen
+                self.record.threads = self.trial.chosen
+                self.record.threads_step_ms = self.trial.step_ms()
+                self._restart_rate()
+            return
+        if not self._marks:
+            if self.steps >= SKIP_STEPS:
+                self._restart_rate()
             return
         if self.clock() - self._last_plan_at < REPLAN_SECONDS and self.record.planned_steps:
             return
+        if self.switch is not None and self.switch(self.deadline - self.clock(), self.steps):
+            self._restart_rate()  # the compiled model steps at another rate
+            return
         self.sync()
         active = self._active_time()
-        measured = self.steps - SKIP_STEPS
+        measured = self.steps - self._marks[0][1]
         if not self.record.planned_steps and (
                 active - self._marks[0][0] < MEASURE_SECONDS or measured < MEASURE_STEPS):
             return
         self._plan(active)
+
+    def _restart_rate(self) -> None:
+        """Measure the step rate afresh from this step on (after warm-up, a new thread count or
+        a compiled model); the plan made so far stands until the next re-plan."""
+        self.sync()
+        self._marks.clear()
+        self._marks.append((self._active_time(), self.steps))
+        self._last_plan_at = self.clock()
 
     def _active_time(self) -> float:
         """The clock less the pauses so far: what the step rate is measured on."""
@@ -219,6 +320,8 @@ class TimeBudget:
         """Close the record once training (and the final evaluation) are over."""
         now = self.clock()
         rec = self.record
+        if self.trial is not None and self.trial.candidates:  # it may have ended mid-trial
+            rec.threads, rec.threads_step_ms = self.trial.current, self.trial.step_ms()
         rec.steps = self.steps
         rec.epochs = self.steps / self.steps_per_epoch
         rec.training_s = now - evaluation_s - self._first_step_at if self._first_step_at else 0.0
@@ -270,18 +373,38 @@ def new_budget(state: TrainState, start: BudgetStart) -> TimeBudget:
     n_eval = views * (len(state.test) + (len(state.val) if state.val is not None else 0))
     budget = TimeBudget(config.time_budget, start.at, state.steps_per_epoch, config.batch_size,
                         n_eval, counted_from=start.what, sync=sync)
-    budget.record.threads = torch.get_num_threads() if device.type == "cpu" else 0
+    from core.training.budget_compile import plan_compile
+
+    plan_compile(state, budget)  # compile now, later (when it pays) or never
+    if device.type == "cpu":
+        budget.record.threads = torch.get_num_threads()
+        budget.trial = new_thread_trial(budget.record)
     return budget
 
 
+def new_thread_trial(record: BudgetRecord) -> ThreadTrial | None:
+    """The thread trial of a CPU run, or None where the count is someone else's choice."""
+    from core.training import speed
+
+    candidates = speed.threads_to_try()
+    if candidates is None:
+        record.threads_chosen_by = "OMP_NUM_THREADS or set by the caller"
+        return None
+    record.threads_chosen_by = "measured" if len(candidates) > 1 else "one count to try"
+    return ThreadTrial(candidates, speed.set_threads)
+
+
 def use_budget_threads(config: TrainConfig) -> None:
-    """On the CPU, as many torch threads as the machine's load leaves cores (speed.py): a
-    budget run's numbers depend on the machine anyway, and on a busy one this is ~10x faster."""
+    """On the CPU, start with all cores (data loading and compiling are done with them); the
+    first steps then time each count (ThreadTrial): a budget run's numbers depend on the
+    machine anyway, and on a busy one a single thread was ~5-10x faster than two."""
+    from core.training import speed
     from core.training.devices import resolve_device
-    from core.training.speed import use_threads_for_load
 
     if resolve_device(config.device).type == "cpu":
-        use_threads_for_load()
+        candidates = speed.threads_to_try()
+        if candidates is not None:
+            speed.set_threads(candidates[-1])
 
 
 def follow_budget(state: TrainState, budget: TimeBudget) -> None:
@@ -292,12 +415,35 @@ def follow_budget(state: TrainState, budget: TimeBudget) -> None:
         state.optimizer, lambda _: schedule_multiplier(state.config, budget.progress))
 
 
+def budget_verdict(rec: BudgetRecord, test_acc: float) -> str:
+    """"" for a trained model; else, plainly, that the budget ended before it was trained."""
+    problems = []
+    if rec.epochs < TRAINED_EPOCHS:
+        problems.append(f"{rec.steps:,} steps, {rec.epochs:.2f} of an epoch")
+    if test_acc < TRAINED_ACCURACY:
+        problems.append(f"test accuracy {test_acc:.2f}%, where always answering one digit "
+                        "scores about 10%")
+    if not problems:
+        return ""
+    return (f"The {rec.budget_s:g} s time budget ended with the model far from trained "
+            f"({'; '.join(problems)}): start-up took {rec.startup_s:.1f} s of it. Give it a "
+            "longer budget.")
+
+
 def budget_summary(rec: BudgetRecord) -> str:
     """One line for the log: what the budget allowed and where the time went."""
     return (f"Time budget {rec.budget_s:g} s (counted from {rec.counted_from}): "
             f"{rec.steps:,} steps = {rec.epochs:.2f} epochs at {rec.final_steps_per_s:.1f} "
             f"steps/s (measured first: {rec.measured_steps_per_s:.1f}; planned "
             f"{rec.planned_steps:,}{f', {rec.threads} CPU threads' if rec.threads else ''}); "
+            f"{_threads_note(rec)}{rec.compile + ' ' if rec.compile else ''}"
             f"start-up {rec.startup_s:.1f} s, training "
             f"{rec.training_s:.1f} s, evaluation {rec.evaluation_s:.1f} s, done at "
             f"{rec.ended_at_s:.1f} s.")
+
+
+def _threads_note(rec: BudgetRecord) -> str:
+    if not rec.threads_step_ms:
+        return ""
+    timed = ", ".join(f"{n} threads {ms:.0f} ms" for n, ms in rec.threads_step_ms.items())
+    return f"Threads by timing the first steps ({timed} a step): {rec.threads}. "

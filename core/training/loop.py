@@ -24,6 +24,7 @@ from core.training.budget import (
     BudgetStart,
     TimeBudget,
     budget_summary,
+    budget_verdict,
     follow_budget,
     new_budget,
     use_budget_threads,
@@ -48,6 +49,7 @@ class TrainResult:
     history: list[EpochMetrics] = field(default_factory=list)
     model: torch.nn.Module | None = None  # the weights to use (EMA when enabled)
     compile_seconds: float = 0.0  # spent compiling before epoch 1 (not in any epoch's time)
+    verdict: str = ""  # a time budget that ended far from a trained model says so
 
 
 @dataclass
@@ -121,10 +123,11 @@ def train_to_budget(state: TrainState, budget: TimeBudget) -> TrainResult:
     evaluation_started = time.perf_counter()
     end_epoch(state, passes)
     record = budget.end(evaluation_s=time.perf_counter() - evaluation_started)
+    record.verdict = budget_verdict(record, state.history[-1].test_acc)
     state.reporter.status(budget_summary(record))
     if state.run is not None:
         state.run.note_env("time_budget", record.to_dict())
-    return finish(state, "completed")
+    return finish(state, "completed", record.verdict)
 
 
 def train_one_epoch(state: TrainState, budget: TimeBudget | None = None,
@@ -222,9 +225,10 @@ def end_epoch(state: TrainState, epoch: EpochTraining) -> EpochMetrics:
     return metrics
 
 
-def finish(state: TrainState, status: str) -> TrainResult:
+def finish(state: TrainState, status: str, verdict: str = "") -> TrainResult:
     if state.run is not None:
         state.run.mark(status)
-    state.reporter.status(f"Training {status} after {state.epochs_done} epoch(s).")
+    state.reporter.status(verdict or f"Training {status} after {state.epochs_done} epoch(s).")
     return TrainResult(status=status, epochs_done=state.epochs_done, history=state.history,
-                       model=state.eval_model, compile_seconds=state.compile_seconds)
+                       model=state.eval_model, compile_seconds=state.compile_seconds,
+                       verdict=verdict)

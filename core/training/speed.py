@@ -19,7 +19,6 @@ seed wrote it, so its results reproduce; compilation changes no results and appl
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import sys
@@ -55,40 +54,45 @@ def device_recipe(device_type: str, recipe: dict[str, Any], is_ours: bool) -> di
     return {"compile": False}
 
 
-def threads_for_load(cores: int, load: float) -> int:
-    """torch threads for a CPU run given the other work on the machine (1-minute load average).
-
-    Every layer ends with the threads waiting for each other; when another program has one of
-    the cores, the thread that shares it makes all the others wait. On the 2-core machine with
-    other jobs running (load 11), a dl-dilated-1k step took 866 ms with 2 threads and 91 ms
-    with 1. So: all cores on an idle machine, else the cores left free (at least one).
-    """
-    if load <= 0.75:
-        return cores
-    return max(1, min(cores, math.floor(cores - load)))
+_THREADS: dict[str, int] = {}  # "default": torch's count before our first change; "set": ours
 
 
-_THREADS: dict[str, int] = {}  # "default": torch's count before the first change; "set": ours
+def threads_to_try() -> list[int] | None:
+    """Torch CPU thread counts a time-budget run may time on its first steps: 1 and all cores
+    (torch's own count). None where the count is someone else's choice: OMP_NUM_THREADS, or a
+    `torch.set_num_threads` since our last change (an experiment's `--threads`).
 
-
-def use_threads_for_load() -> int | None:
-    """Set torch's CPU threads by `threads_for_load` (out of torch's own count) and return it;
-    None where OMP_NUM_THREADS chose them, or someone changed them since the last call. Numbers
-    then depend on the machine's load (the thread count changes rounding), so only runs that
-    depend on it anyway, time-budget runs, call this.
+    Why measure instead of reading the load: every layer ends with the threads waiting for each
+    other, so two threads where another program holds a core were ~10x slower than one (a
+    dl-dilated-8k step: 300-550 ms with 2, ~100 ms with 1, load 7), while on an idle machine
+    the second core pays; and the 1-minute load average still counts a run that ended seconds
+    ago, so back-to-back runs on an idle machine read it as busy.
     """
     import torch
 
-    if os.environ.get("OMP_NUM_THREADS") or not hasattr(os, "getloadavg"):
+    if os.environ.get("OMP_NUM_THREADS"):
         return None
     current = torch.get_num_threads()
-    if _THREADS and current != _THREADS["set"]:
+    if "set" in _THREADS and current != _THREADS["set"]:
         return None
     default = _THREADS.get("default", current)
-    threads = threads_for_load(default, os.getloadavg()[0])
-    torch.set_num_threads(threads)
-    _THREADS.update(default=default, set=threads)
-    return threads
+    _THREADS["default"] = default
+    return sorted({1, default})
+
+
+def set_threads(count: int) -> None:
+    """Set torch's CPU threads, remembering that this count is ours (see `threads_to_try`)."""
+    import torch
+
+    torch.set_num_threads(count)
+    _THREADS["set"] = count
+
+
+def choose_threads(step_seconds: dict[int, float], margin: float = 0.05) -> int:
+    """The thread count whose training steps were fastest (median seconds per step); one within
+    `margin` of the fastest with fewer threads wins: it leaves cores to everything else."""
+    best = min(step_seconds.values())
+    return min(n for n, s in step_seconds.items() if s <= best * (1 + margin))
 
 
 def compile_unavailable_reason(device: torch.device) -> str:
@@ -145,6 +149,10 @@ def compile_for_training(model: torch.nn.Module, sample: torch.Tensor,
     if reason:
         return CompiledModel(model, 0.0, f"Training eagerly: torch.compile skipped ({reason}).")
     use_persistent_compile_cache()
+    from core.training import compile_cache
+
+    key = compile_cache.cache_key(model, sample, use_amp)
+    was_warm = compile_cache.is_warm(key)
     t0 = time.perf_counter()
     saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
     try:
@@ -174,5 +182,6 @@ def compile_for_training(model: torch.nn.Module, sample: torch.Tensor,
     seconds = time.perf_counter() - t0
     if compiled is model:
         return CompiledModel(model, seconds, f"Training eagerly: torch.compile failed ({reason}).")
+    compile_cache.mark_warm(key, seconds, was_warm)  # the next run knows it will be quick
     return CompiledModel(compiled, seconds, f"Compiled the model for {device.type} in "
                                             f"{seconds:.1f} s, before its first step.")

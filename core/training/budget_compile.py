@@ -1,0 +1,147 @@
+"""Whether a time-budget run compiles its model: only when the compile pays for itself.
+
+Compiling makes each CPU step ~1.3x faster but costs its time first: ~2.5 s when torch's cache
+holds the model (warm), ~28 s when it does not (cold; ~50 s on a loaded machine). A cold compile
+in a 30 s budget left one training step (8.9% test accuracy). So, with `left` the seconds the
+budget has left and `cost` the compile's expected seconds, compiling is worth it when the steps
+gained after it exceed the steps lost during it:
+
+    (left - cost) * speedup > left   <=>   left > cost * speedup / (speedup - 1)
+
+i.e. beyond ~11 s warm and ~120 s cold here. A run that does not compile trains eagerly at once;
+when the cache was cold it starts a low-priority background process that compiles the model
+into the cache (core/training/compile_cache.py), so later runs find it warm, and this run
+switches to the compiled model if that process is done while the switch still pays. The
+switch compiles the same weights in this process (a warm compile: the weights, BatchNorm
+statistics and gradients are put back, see speed.compile_for_training) between two steps.
+Torch-free but for the compile itself. Only the CPU decides: elsewhere the run compiles as any.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from core.training import compile_cache
+
+if TYPE_CHECKING:
+    import torch
+
+    from core.training.budget import BudgetRecord, TimeBudget
+    from core.training.state import TrainState
+
+
+@dataclass(frozen=True)
+class CompileChoice:
+    compile: bool
+    expected_s: float  # what the compile should cost
+    pays_after_s: float  # the time left beyond which it pays
+
+
+def choose_compile(left_s: float, warm: bool, cold_s: float, warm_s: float,
+                   speedup: float = compile_cache.CPU_COMPILE_SPEEDUP) -> CompileChoice:
+    """Compile when `left_s` seconds of budget are enough for the compile to pay (see above)."""
+    cost = warm_s if warm else cold_s
+    pays_after = cost * speedup / (speedup - 1.0)
+    return CompileChoice(left_s > pays_after, cost, pays_after)
+
+
+def _sample(state: TrainState) -> torch.Tensor:
+    from core.training.evaluate import prepare_input
+
+    return prepare_input(state.train.images[:state.config.batch_size], None, None)
+
+
+def _adopt(state: TrainState, record: BudgetRecord, sample: torch.Tensor) -> bool:
+    """Compile `state.model` and train with it from the next step; False if it failed."""
+    from core.training.speed import compile_for_training
+
+    compiled = compile_for_training(state.model, sample, state.use_amp)
+    state.reporter.status(compiled.note)
+    record.compile_s += compiled.seconds
+    state.compile_seconds += compiled.seconds
+    if compiled.forward is state.model:
+        record.compile += f" {compiled.note}"
+        return False
+    state.forward = compiled.forward
+    return True
+
+
+def plan_compile(state: TrainState, budget: TimeBudget) -> None:
+    """Before the first step of a budget run: compile now, train eagerly (and warm the cache in
+    the background), or leave it to the device. The choice and its reasons go in the record."""
+    from core.training.speed import compile_unavailable_reason
+
+    config, record = state.config, budget.record
+    if not config.compile or state.forward is not state.model:
+        record.compile = "" if not config.compile else "Compiled before the budget's plan."
+        return
+    reason = compile_unavailable_reason(state.device)
+    if reason:
+        record.compile = f"Trained eagerly: torch.compile is unavailable ({reason})."
+        state.reporter.status(record.compile)
+        return
+    sample = _sample(state)
+    if state.device.type != "cpu":  # launches saved by compiling dwarf its cost on a GPU
+        state.reporter.status("Compiling the model (once per run; cached for the next)…")
+        if _adopt(state, record, sample):
+            record.compile, record.compiled_from_step = "Compiled first.", 0
+        return
+    key = compile_cache.cache_key(state.model, sample, state.use_amp)
+    warm = compile_cache.is_warm(key)
+    times = compile_cache.compile_times()
+    left = budget.deadline - budget.clock() - record.reserve_s
+    choice = choose_compile(left, warm, times["cold_s"], times["warm_s"])
+    cache = "warm" if warm else "cold"
+    if choice.compile:
+        state.reporter.status(f"Compiling the model (cache {cache}: ~{choice.expected_s:.0f} s, "
+                              f"{left:.0f} s left)…")
+        if _adopt(state, record, sample):
+            record.compile = (f"Compiled first (cache {cache}, {record.compile_s:.1f} s; it "
+                              f"pays beyond {choice.pays_after_s:.0f} s left, {left:.0f} s were).")
+            record.compiled_from_step = 0
+        return
+    record.compile = (f"Trained eagerly: a compile with the cache {cache} (~"
+                      f"{choice.expected_s:.0f} s) pays only with more than "
+                      f"{choice.pays_after_s:.0f} s left; {left:.0f} s were.")
+    warmer = None
+    if not warm:
+        try:
+            warmer = compile_cache.start_warmer(config.model, config.batch_size, key)
+            record.compile += " The model compiles in a background process for later runs."
+        except OSError as e:  # no process to spare: later runs decide again
+            record.compile += f" (No background compile: {e}.)"
+    state.reporter.status(record.compile)
+    budget.switch = CompileSwitch(state, record, sample, key, warmer)
+
+
+class CompileSwitch:
+    """Polled by the budget at each re-plan: once the cache is warm, and while a warm compile
+    still pays for the time left, compile the run's model and train on with it."""
+
+    def __init__(self, state: TrainState, record: BudgetRecord, sample: torch.Tensor, key: str,
+                 warmer: compile_cache.Warmer | None) -> None:
+        self.state, self.record, self.sample, self.key = state, record, sample, key
+        self.warmer = warmer
+        self.done = False
+
+    def __call__(self, left_s: float, step: int) -> bool:
+        """True when it switched to the compiled model (at `step`)."""
+        if self.done:
+            return False
+        ready = self.warmer.ready() if self.warmer is not None else compile_cache.is_warm(self.key)
+        if not ready:
+            return False
+        choice = choose_compile(left_s, True, 0.0, compile_cache.compile_times()["warm_s"])
+        if not choice.compile:
+            if self.warmer is None:  # warm from the start but too short: nothing will change
+                self.done = True
+            return False
+        self.done = True
+        t0 = time.perf_counter()
+        if _adopt(self.state, self.record, self.sample):
+            self.record.compiled_from_step = step
+            self.record.compile += (f" Switched to the compiled model at step {step:,} "
+                                    f"({time.perf_counter() - t0:.1f} s to compile, warm).")
+        return True
