@@ -1,4 +1,6 @@
-"""Overlay plots for the Compare tab: test accuracy and train/test loss per epoch, one colour a run.
+"""Overlay plots for the Compare tab: test accuracy and train/test loss per epoch, one colour a run,
+or, where selected runs share a recipe (trials of one experiment, or the same config on other
+seeds), per recipe the mean over its seeds with a ±1 std band (core/experiments/curves.py).
 
 Curves are rebuilt only when the set of plotted runs (or their data) changes; that happens at
 human speed, so clearing and re-adding a handful of items is simpler than bookkeeping.
@@ -11,11 +13,20 @@ import math
 from dataclasses import dataclass
 
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QEvent, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QFont, QPalette
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
+from app.compare.seed_bands import add_band
 from app.shared.dialogs import plain_tooltip
+from core.experiments.curves import RecipeCurves, groups_seeds
 from core.runs.report import TARGET_ACCURACY
 from core.runs.store import RunRecord
 
@@ -93,11 +104,25 @@ def _muted(widget: QWidget) -> QColor:
 
 
 class ComparePlots(QWidget):
-    """Two plots side by side (accuracy, loss), or a hint when no run is selected."""
+    """Two plots side by side (accuracy, loss), or a hint when no run is selected. With recipe
+    groups holding two or more runs, "Mean ± std over seeds" draws one band per recipe."""
+
+    banding_changed = Signal(bool)  # the user toggled bands: rows take their recipe's colour
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._series: list[RunCurves] = []
+        self._groups: list[RecipeCurves] = []
+        self._group_colors: list[str] = []
+        # Band fills are not data items: removed by hand, from the plot each is on.
+        self._bands: list[tuple[pg.PlotWidget, pg.FillBetweenItem]] = []
+        self.bands_box = QCheckBox("Mean ± std over seeds")
+        self.bands_box.setToolTip("Runs of one recipe (an experiment's point, or the same "
+                                  "settings on other seeds) as their mean with a ±1 std band, "
+                                  "for every epoch all of them reached. Untick for each run.")
+        self.bands_box.toggled.connect(self._bands_toggled)
+        self.bands_note = QLabel(textFormat=Qt.TextFormat.PlainText)
+        self.bands_note.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.acc_plot = pg.PlotWidget()
         self.loss_plot = pg.PlotWidget(axisItems={"left": _LogAxis("left")})
         for plot in (self.acc_plot, self.loss_plot):
@@ -122,11 +147,19 @@ class ComparePlots(QWidget):
         self.hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)  # guidance, muted
 
         plots = QWidget()
-        row = QHBoxLayout(plots)
+        column = QVBoxLayout(plots)
+        column.setContentsMargins(0, 0, 0, 0)
+        bar = QHBoxLayout()
+        bar.addWidget(self.bands_box)
+        bar.addWidget(self.bands_note, 1)
+        column.addLayout(bar)
+        row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(12)
         row.addWidget(self.acc_plot)
         row.addWidget(self.loss_plot)
+        column.addLayout(row, 1)
+        self._show_bands_box(False)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.hint)
         self.stack.addWidget(plots)
@@ -136,15 +169,29 @@ class ComparePlots(QWidget):
         self._apply_palette()
 
     # -- public -------------------------------------------------------------------------------
-    def set_series(self, series: list[RunCurves]) -> None:
-        """Replace every curve. Called once per change of the plotted runs."""
+    def set_series(self, series: list[RunCurves], groups: list[RecipeCurves] | None = None,
+                   group_colors: list[str] | None = None) -> None:
+        """Replace every curve. Called once per change of the plotted runs. `groups`: the same
+        runs by recipe (with a colour each), drawn as bands while `banding`."""
         self._series = list(series)
+        self._groups, self._group_colors = list(groups or []), list(group_colors or [])
+        self._show_bands_box(groups_seeds(self._groups))
         for plot, legend in ((self.acc_plot, self.acc_legend), (self.loss_plot, self.loss_legend)):
             legend.clear()
             for item in list(plot.getPlotItem().listDataItems()):
                 plot.removeItem(item)
+        for plot, fill in self._bands:
+            plot.removeItem(fill)
+        self._bands = []
         self.stack.setCurrentIndex(1 if series else 0)
         if not series:
+            return
+        self.bands_note.setText(f"{len(self._groups)} recipe(s) among the selected runs: tick "
+                                f"to draw each as the mean ± std over its runs (seeds).")
+        if self.banding:
+            self._draw_bands()
+            self._add_style_legend()
+            self._fit()
             return
         for s in series:
             # Dots on every epoch: a one-epoch run has no line to draw, only its points.
@@ -167,6 +214,17 @@ class ComparePlots(QWidget):
     def series(self) -> list[RunCurves]:
         return list(self._series)
 
+    @property
+    def banding(self) -> bool:
+        """Bands are drawn: some recipe holds two or more runs and the box is ticked."""
+        return groups_seeds(self._groups) and self.bands_box.isChecked()
+
+    def set_banding(self, on: bool) -> None:
+        """Tick or untick the box without a banding_changed signal (the tab's default)."""
+        self.bands_box.blockSignals(True)
+        self.bands_box.setChecked(on)
+        self.bands_box.blockSignals(False)
+
     def accuracy_curves(self) -> list[pg.PlotDataItem]:
         return list(self.acc_plot.getPlotItem().listDataItems())
 
@@ -174,6 +232,37 @@ class ComparePlots(QWidget):
         return list(self.loss_plot.getPlotItem().listDataItems())
 
     # -- internals ----------------------------------------------------------------------------
+    def _show_bands_box(self, shown: bool) -> None:
+        self.bands_box.setVisible(shown)
+        self.bands_note.setVisible(shown)
+
+    @Slot(bool)
+    def _bands_toggled(self, on: bool) -> None:
+        self.banding_changed.emit(on)
+
+    def _draw_bands(self) -> None:
+        """Per recipe: test accuracy, train loss (solid) and test loss (dashed), mean ± std."""
+        base = self.palette().color(QPalette.ColorRole.Base)
+        before = {id(i) for p in (self.acc_plot, self.loss_plot) for i in p.getPlotItem().items}
+        plots = (self.acc_plot, self.loss_plot)
+        for c, color in zip(self._groups, self._group_colors, strict=True):
+            label = f"{c.label} (n={c.n})"
+            acc = add_band(self.acc_plot, c, "test_acc", color, name=label)
+            if acc is not None:  # recipe labels come from files: the legend shows them as text
+                self.acc_legend.getLabel(acc).setText(html.escape(label))
+                acc.setToolTip(plain_tooltip(label))
+            add_band(self.loss_plot, c, "train_loss", color, log=True)
+            test = add_band(self.loss_plot, c, "test_loss", color, log=True)
+            if test is not None:
+                test.setPen(pg.mkPen(color, width=2, style=Qt.PenStyle.DashLine))
+                test.setSymbolPen(pg.mkPen(color, width=1.5))
+                test.setSymbolBrush(base)
+        self._bands = [(p, i) for p in plots for i in p.getPlotItem().items
+                       if id(i) not in before and isinstance(i, pg.FillBetweenItem)]
+        widest = max(c.n for c in self._groups)
+        self.bands_note.setText(f"{len(self._groups)} recipe(s), up to {widest} runs each: "
+                                f"the band is ±1 std over the runs (seeds).")
+
     def _add_style_legend(self) -> None:
         """The loss legend explains line styles; colours are named once, in the accuracy plot."""
         muted = _muted(self)
@@ -224,8 +313,8 @@ class ComparePlots(QWidget):
         line_color.setAlphaF(0.55)
         self.target_line.setPen(pg.mkPen(line_color, width=1, style=Qt.PenStyle.DashLine))
         self.target_line.label.setColor(line_color)
-        if self._series:
-            self.set_series(self._series)  # legend samples take the new muted colour
+        if self._series:  # legend samples take the new muted colour
+            self.set_series(self._series, self._groups, self._group_colors)
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):

@@ -40,8 +40,10 @@ from app.compare.runs_table import (
     RunsTableModel,
     RunsTableView,
 )
+from app.shared.jobs import shutdown_all
 from app.shared.style import series_color
 from app.shared.wording import plural
+from core.experiments.curves import recipe_curves
 from core.runs.store import RunRecord, RunStore
 
 EMPTY_TEXT = ("<p style='font-size:13pt'>No runs yet</p>"
@@ -75,6 +77,7 @@ class CompareTab(QWidget):
         self._disk_signature: tuple[Any, ...] | None = None
         self._color_slots: dict[str, int] = {}  # run id → series index, stable while selected
         self._plotted: tuple[Any, ...] = ()
+        self._one_experiment = False  # the selection is trials of one experiment (bands on)
         self._user_sized = False  # the user dragged the table/plots splitter
 
         self.model = RunsTableModel(self)
@@ -93,6 +96,7 @@ class CompareTab(QWidget):
         self.actions.store_changed.connect(self.refresh, Qt.ConnectionType.QueuedConnection)
         self.model.rename_requested.connect(self.actions.rename_run)
         self.view.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        self.plots.banding_changed.connect(self._on_selection_changed)
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.filter_edit.textChanged.connect(self.proxy.setFilterFixedString)
         self._poll_timer = QTimer(self, interval=self.POLL_MS, timeout=self._poll)
@@ -281,11 +285,24 @@ class CompareTab(QWidget):
         records = self.selected_records()
         self._color_slots = assign_color_slots(self._color_slots, [r.id for r in records])
         colors = {i: series_color(s) for i, s in self._color_slots.items()}
+        groups = recipe_curves(records, ("test_acc", "train_loss", "test_loss"))
+        # Trials of one experiment are shown as bands by default; other runs on request.
+        tags = {(r.experiment or {}).get("name") for r in records}
+        one_experiment = len(records) > 1 and len(tags) == 1 and None not in tags
+        if one_experiment != self._one_experiment:
+            self._one_experiment = one_experiment
+            self.plots.set_banding(one_experiment)
+        group_colors = [colors[c.run_ids[0]] for c in groups]
+        banding = self.plots.bands_box.isChecked() and any(c.n > 1 for c in groups)
+        if banding:  # a run's row takes its recipe's colour, the colour of its band
+            colors |= {run_id: color for c, color in zip(groups, group_colors, strict=True)
+                       for run_id in c.run_ids}
         self.model.set_colors(colors)
-        plotted = tuple((r.id, r.name, colors[r.id], r.history) for r in records)
+        plotted = (banding, *((r.id, r.name, colors[r.id], r.history) for r in records))
         if plotted != self._plotted:  # curves are rebuilt only when what they show changed
             self._plotted = plotted
-            self.plots.set_series([series_from_record(r, colors[r.id]) for r in records])
+            self.plots.set_series([series_from_record(r, colors[r.id]) for r in records],
+                                  groups, group_colors)
         self.actions.update_enabled()
         self._update_summary()
 
@@ -335,4 +352,6 @@ class CompareTab(QWidget):
     def shutdown(self, timeout: float = 30.0) -> bool:
         """For the window's close: wait up to `timeout` s for a scoring or export job (they
         cannot be interrupted half-way). False if it still runs."""
-        return self.actions.jobs.shutdown(timeout)
+        dialog = getattr(self, "_experiments_dialog", None)  # its importance job, if any
+        jobs = [self.actions.jobs] + ([dialog.view.insight.jobs] if dialog is not None else [])
+        return shutdown_all(jobs, timeout)
