@@ -93,15 +93,23 @@ class TrainForm(QWidget):
         self.advanced_toggle.setAutoRaise(True)
         self.advanced_toggle.toggled.connect(self._show_advanced)
         outer.addWidget(self.advanced_toggle)
+        # What the collapsed section holds beyond the model's recipe: a remembered "Training
+        # images 5,000" must not shrink later runs unseen.
+        self.advanced_summary = QLabel(wordWrap=True, textFormat=Qt.TextFormat.PlainText)
+        outer.addWidget(self.advanced_summary)
         self.advanced = QWidget()
         self.advanced_form = QFormLayout(self.advanced)
         self.advanced_form.setContentsMargins(0, 0, 0, 0)
         self.advanced_form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        main_fields = set(self._fields)
         self._build_advanced_fields()
+        self._advanced_names = [n for n in self._fields if n not in main_fields]
         self.advanced.setVisible(False)
         outer.addWidget(self.advanced)
         outer.addStretch(1)  # spare height goes below the form, not between its rows
+        self.changed.connect(self._refresh_advanced_summary)
         self._model_chosen()  # recipe and checkbox state of the first model
+        self._refresh_advanced_summary()
 
     # --- building ---------------------------------------------------------------------------
 
@@ -259,6 +267,36 @@ class TrainForm(QWidget):
         self.advanced.setVisible(shown)
         self.advanced_toggle.setArrowType(Qt.ArrowType.DownArrow if shown
                                           else Qt.ArrowType.RightArrow)
+        self._refresh_advanced_summary()
+
+    def advanced_changes(self) -> list[str]:
+        """The Advanced fields whose value differs from the model's recipe, as shown there
+        ("Training images 5,000")."""
+        base = new_run_config({"model": self.model_name}, writeup_recipe=self.uses_writeup_recipe,
+                              device_type=self._recipe_device_type)
+        changes = []
+        for name in self._advanced_names:
+            widget, get, _ = self._fields[name]
+            value, default = get(), getattr(base, name)
+            if isinstance(widget, QDoubleSpinBox):  # the box rounds to its decimals
+                same = abs(float(value) - float(default)) < 0.5 * 10 ** -widget.decimals()
+            else:
+                same = value == default
+            if same:
+                continue
+            label = self.advanced_form.labelForField(widget)
+            shown = (("on" if value else "off") if isinstance(widget, QCheckBox)
+                     else widget.text())  # type: ignore[attr-defined]
+            changes.append(f"{label.text() if label else name} {shown}")  # type: ignore[attr-defined]
+        return changes
+
+    def _refresh_advanced_summary(self) -> None:
+        changes = [] if self.advanced_toggle.isChecked() else self.advanced_changes()
+        self.advanced_summary.setText("Set under Advanced: " + " · ".join(changes)
+                                      if changes else "")
+        self.advanced_summary.setVisible(bool(changes))
+        self.advanced_toggle.setText(f"Advanced ({len(changes)} changed)" if changes
+                                     else "Advanced")
 
     # --- values -----------------------------------------------------------------------------
 
