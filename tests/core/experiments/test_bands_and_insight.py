@@ -163,3 +163,27 @@ def test_export_csv_has_a_row_per_trial_and_epoch_and_json_the_histories(tmp_pat
     assert data["trials"][3]["history"][1]["val_acc"] == 80.0 - 1
     with pytest.raises(ConfigError, match=r"\.csv or \.json"):
         export_trials(spec, states, tmp_path / "t.xlsx")
+
+
+def test_missing_extras_are_named_in_one_line(tmp_path, monkeypatch) -> None:
+    import sys
+
+    from core.experiments.report_figures import sweep_insight, write_figures
+
+    spec, store = _sweep(tmp_path, FINALS)
+    states = store.states("sw")
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` raises
+    with pytest.raises(ConfigError, match=r"pip install 'digitlab\[plots\]'"):
+        write_figures(spec, states, tmp_path / "png", "sw")
+    monkeypatch.setitem(sys.modules, "optuna", None)
+    assert sweep_insight(spec, states) == [
+        "Setting importance: not computed (Setting importance uses Optuna: pip install "
+        "'digitlab[search]'.)"]
+    import subprocess
+
+    code = ("import sys, core.experiments.curves, core.experiments.insight, "
+            "core.experiments.export, core.experiments.report_figures, core.onnx_io.explain;"
+            "print(any(m in sys.modules for m in ('matplotlib', 'optuna', 'torch')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "False"
