@@ -83,8 +83,8 @@ class TrainTab(QWidget):
         self._facts_scheduled = False  # the start-up facts job: set at the first paint
         self._facts_started = False  # ... and once it started (torch work may follow)
         self._batch_size = 0
-        self.error_box: QMessageBox | None = None
         self._config = TrainConfig()  # the run being trained (its plan, for a time budget)
+        self.error_box: QMessageBox | None = None
         self._build_actions()
         self._build_ui()
         self.form.restore(self.settings)
@@ -296,7 +296,6 @@ class TrainTab(QWidget):
         elif isinstance(part, list) and part:
             self.plots.add_steps(part)
             self.progress.advance(part[-1].step)
-
             self._follow_budget_plan()
 
     def _follow_budget_plan(self) -> None:
@@ -308,6 +307,7 @@ class TrainTab(QWidget):
         config = self._config
         x, lr = planned_lr(config)
         self.plots.set_plan(plan, (x * plan / max(1, config.epochs), lr))
+
     def _on_progress(self, progress: object) -> None:
         if isinstance(progress, Download):
             self.progress.download(progress.what, progress.done, progress.total)
