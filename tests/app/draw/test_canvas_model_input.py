@@ -64,3 +64,28 @@ def test_the_stroke_in_progress_counts(canvas: DrawingCanvas, qtbot) -> None:
     qtbot.mouseMove(canvas, at[1])
     assert canvas.strokes == () and canvas.model_input() is not None
     qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=at[1])
+
+
+def test_the_stroke_in_progress_joins_the_finished_ones(canvas: DrawingCanvas, qtbot) -> None:
+    """A bar drawn, then a stem in progress: the model reads both (a cross), the same image as
+    once the stem is finished; not the stem alone, not the bar alone."""
+    from PySide6.QtCore import QPoint, Qt
+
+    canvas.resize(300, 300)
+    canvas.show()
+    qtbot.waitExposed(canvas)
+    canvas.add_stroke([(60.0, 140.0), (220.0, 140.0)], 12.0)  # the bar, finished
+    bar_alone = canvas.model_input()
+    side = min(canvas.width(), canvas.height())
+    at = [QPoint(int(side * x / 280), int(side * y / 280)) for x, y in ((140, 40), (140, 240))]
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=at[0])
+    qtbot.mouseMove(canvas, at[1])
+    drawing = canvas.model_input()
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=at[1])
+    assert len(canvas.strokes) == 2
+    both = canvas.model_input()
+    stem_alone = draw(canvas, [list(canvas.strokes[1].points)], canvas.pen_width)
+    assert bar_alone is not None and drawing is not None and both is not None
+    assert stem_alone is not None
+    assert np.abs(drawing - both).max() < 0.05  # the cross, while the stem is being drawn
+    assert np.abs(drawing - stem_alone).max() > 0.5 and np.abs(drawing - bar_alone).max() > 0.5

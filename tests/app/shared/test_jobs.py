@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import threading
 import time
+import weakref
 from pathlib import Path
 
 import pytest
@@ -169,10 +170,14 @@ def test_dropping_a_runner_with_a_running_job_is_safe(qtbot) -> None:
     release = threading.Event()
     runner = JobRunner()
     runner.start(release.wait, 5)
-    del runner  # the job's thread is held until joined: Qt would abort on a running QThread
+    (thread,) = live_job_threads()
+    held = weakref.ref(thread)
+    del runner, thread  # the job's thread is held until joined: Qt would abort on a running QThread
     gc.collect()
+    assert held() is not None and held() in live_job_threads()  # the registry holds it
     release.set()
     qtbot.waitUntil(lambda: not live_job_threads(), timeout=5000)
+    assert held() is None or held().isFinished()  # joined, then let go
 
 
 # --- the jobs built on it -------------------------------------------------------------------

@@ -123,6 +123,20 @@ def test_process_start_is_before_now_and_recent() -> None:
     assert 0 <= time.time() - start < 3600  # this test process started within the hour
 
 
+def test_process_start_is_the_process_s_not_the_import_s() -> None:
+    """A process that waits 2 s before importing the budget module still dates its start to
+    before the wait: the CLI's start-up (imports, MNIST) must count against its budget."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import time; time.sleep(2.0); from core.training.budget import process_start_time; "
+            "print(time.time() - process_start_time())")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[3],
+                         capture_output=True, text=True, check=True, timeout=120)
+    assert float(out.stdout) >= 2.0
+
+
 def test_time_up_ends_the_run_even_before_the_rate_is_measured() -> None:
     clock = FakeClock()
     budget = make(clock, budget_s=30.0, startup_s=27.0)  # 2 s left before the exit reserve

@@ -77,6 +77,28 @@ def test_start_up_counts_against_the_budget(mnist) -> None:
     assert time.time() - t0 <= 2.0 + 3.0
 
 
+def test_the_cli_counts_its_budget_from_process_start(mnist_dir, tmp_path) -> None:
+    """`digitlab-cli train --time-budget` counts the whole command: a process that spent 3 s
+    before training records them as start-up, counted from process start."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, time; time.sleep(3.0); from core.cli.main import main; "
+            "raise SystemExit(main(sys.argv[1:]))")
+    args = ["train", "--time-budget", "12", "--model", "dl-tiny-1k", "--device", "cpu",
+            "--train-subset", "1000", "--test-subset", "200", "--no-compile", "--quiet",
+            "--data", str(mnist_dir)]
+    env = {**os.environ, "DIGITLAB_HOME": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-c", code, *args], cwd=Path(__file__).parents[3], env=env,
+                   capture_output=True, text=True, check=True, timeout=300)
+    (record,) = RunStore(tmp_path / "runs").list()
+    chosen = record.env["time_budget"]
+    assert chosen["counted_from"] == "process start"
+    assert chosen["startup_s"] >= 3.0
+
+
 def test_a_budget_run_cannot_be_resumed() -> None:
     with pytest.raises(ConfigError, match="time budget cannot be resumed"):
         train(TrainConfig(**TINY, time_budget=5.0), resume=True)
@@ -88,14 +110,30 @@ def test_a_bad_budget_is_refused_before_training() -> None:
 
 
 
-def test_a_long_budget_keeps_augmenting_past_config_epochs(mnist) -> None:
-    """A budget run may go on past `config.epochs`: its augmentation must not stop there."""
+def test_a_long_budget_keeps_augmenting_past_config_epochs(mnist, monkeypatch) -> None:
+    """A budget run may go on past `config.epochs`: every batch of every pass the loop trains
+    stays augmented (a fixed step budget of 4 passes over a 1-epoch config, watched at the
+    loop's own call)."""
+    import core.training.loop as loop
+    from core.training.budget import StepBudget
     from core.training.control import TrainControl
     from core.training.state import build_state
 
-    config = TrainConfig(**{**TINY, "augment": 0.5, "epochs": 2}, time_budget=60.0)
+    config = TrainConfig(**{**TINY, "augment": 0.5, "epochs": 1, "train_subset": 500},
+                         time_budget=60.0)
     state = build_state(config, Recorder(), TrainControl(), None, mnist, resume=False)
-    assert all(state.augmentation(epoch).warps for epoch in range(10))
+    seen: list[tuple[int, bool]] = []
+    real = loop.prepare_input
+
+    def watched(images, augmentation, generator):  # type: ignore[no-untyped-def]
+        seen.append((state.epochs_done, augmentation is not None and augmentation.warps))
+        return real(images, augmentation, generator)
+
+    monkeypatch.setattr(loop, "prepare_input", watched)
+    spe = state.steps_per_epoch
+    loop.train_to_budget(state, StepBudget(4 * spe, spe, config.batch_size))
+    assert len(seen) == 4 * spe and {epoch for epoch, _ in seen} == {0, 1, 2, 3}
+    assert all(warped for _, warped in seen)
 
 
 def test_the_budget_recipe_applies_only_when_no_model_is_chosen() -> None:
