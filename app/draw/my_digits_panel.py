@@ -12,8 +12,8 @@ are the most useful ones.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, Qt, QUrl, Signal, Slot
-from PySide6.QtGui import QAction, QDesktopServices, QFont, QKeySequence, QPalette
+from PySide6.QtCore import QEvent, Qt, Signal, Slot
+from PySide6.QtGui import QAction, QFont, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QButtonGroup,
     QGridLayout,
@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.draw import my_digits_browser
 from app.draw.teach import TeachHand
 from app.shared.style import BAD_COLOR
 from core.data.my_digits import MyDigits
@@ -114,6 +115,7 @@ class MyDigitsPanel(QWidget):
         menu = QMenu(self.more)
         self.remove_last_action = menu.addAction("Remove the last saved digit",
                                                  self.remove_last)
+        menu.addAction("Browse My digits…", self.browse)
         menu.addAction("Open the My digits folder", self.open_folder)
         menu.addSeparator()
         self.delete_all_action = menu.addAction("Delete all My digits…", self.delete_all)
@@ -121,6 +123,7 @@ class MyDigitsPanel(QWidget):
 
         # "Teach it my hand": fine-tune on these digits (the tab opens the personal model).
         self.teach = TeachHand(store)
+        self.browser: my_digits_browser.MyDigitsBrowser | None = None  # "Browse My digits…"
         self.teach.status_message.connect(self.status_message)
         self.personal_model_ready = self.teach.personal_model_ready
 
@@ -244,8 +247,15 @@ class MyDigitsPanel(QWidget):
 
     @Slot()
     def open_folder(self) -> None:
-        self.store.root.mkdir(parents=True, exist_ok=True)
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.store.root)))
+        my_digits_browser.open_folder(self, self.store.root)  # says so where nothing opens it
+
+    @Slot()
+    def browse(self) -> None:
+        """The saved drawings as thumbnails, per label (app/draw/my_digits_browser.py)."""
+        dialog = my_digits_browser.MyDigitsBrowser(self.store, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        self.browser = dialog  # the latest, for tests and a second click
 
     @Slot()
     def delete_all(self) -> None:
