@@ -6,7 +6,7 @@
     digitlab-cli experiment run tpe --search tpe --range lr=0.005:0.05:log --n-trials 8 ...
     digitlab-cli experiment run big --file sweep.toml --ray auto --asha
     digitlab-cli experiment run NAME           resume: only missing or unfinished trials run
-    digitlab-cli experiment run --reproduce --set train_subset=10000
+    digitlab-cli experiment run --reproduce    every write-up model; records in docs/reproduction/
 """
 
 from __future__ import annotations
@@ -194,6 +194,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     data_dir = str(Path(args.data).expanduser().resolve()) if args.data else ""
     store = ExperimentStore()
+    if args.reproduce or args.name == "reproduction":  # its trials are records in the repo
+        from core.cli.reproduction import cmd_run as run_reproduction
+        from core.experiments.spec import ExperimentSpec
+
+        return run_reproduction(args, _executor(args, ExperimentSpec(name="reproduction"),
+                                                store))
     defining = any(getattr(args, k) for k in _DEFINING)
     if not defining and not args.name:
         raise ConfigError("Name the experiment to resume (`digitlab-cli experiment list`), or "
@@ -328,12 +334,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_reproduction_report(args: argparse.Namespace) -> int:
-    from core.experiments.reproduction import reproduction_markdown
-
-    return _write_or_print(reproduction_markdown(), args.output)
-
-
 def _write_or_print(text: str, output: str | None) -> int:
     if output:
         from core.fileio import write_bytes_atomic
@@ -417,6 +417,9 @@ def add_experiment_commands(sub: argparse._SubParsersAction) -> None:
     how.add_argument("--reduction-factor", type=int, default=2, help="ASHA: keep 1/N per rung")
     how.add_argument("--retry-failed", action="store_true", help="run failed trials again")
     how.add_argument("--data", help="MNIST folder (default: DIGITLAB_DATA or the user folder)")
+    from core.cli.reproduction import add_report_option, add_run_options
+
+    add_run_options(how)
     p.set_defaults(handler=cmd_run)
 
     p = commands.add_parser("status", help="every trial: status, epochs, figures, run")
@@ -448,11 +451,4 @@ def add_experiment_commands(sub: argparse._SubParsersAction) -> None:
                    help="CSV: one row per trial and epoch; JSON: per trial config and history")
     p.set_defaults(handler=cmd_export)
 
-    report = sub.choices.get("report")
-    if report is not None:  # `digitlab-cli report --reproduction` prints docs/REPRODUCTION.md
-        runs_report = report.get_default("handler")
-        report.add_argument("--reproduction", action="store_true",
-                            help="the write-up reproduction table (docs/REPRODUCTION.md) from "
-                                 "the `reproduction` experiment instead")
-        report.set_defaults(handler=lambda args: (cmd_reproduction_report(args)
-                                                  if args.reproduction else runs_report(args)))
+    add_report_option(sub)  # `report --reproduction` (core/cli/reproduction.py)

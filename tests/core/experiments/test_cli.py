@@ -42,7 +42,11 @@ def test_run_status_list_report_and_resume(mnist_dir) -> None:
     (["experiment", "run"], "Name the experiment to resume"),
     (["experiment", "status", "nope"], "No experiment 'nope'"),
     (["experiment", "run", "x", "--file", "/nonexistent.toml"], "Cannot read the experiment"),
-    (["report", "--reproduction"], "No reproduction experiment"),
+    (["report", "--reproduction", "--records", "/nonexistent-records"],
+     "No reproduction records folder"),
+    (["experiment", "run", "--reproduce", "--model", "dl-tiny-1k"],
+     "--model does not go with the reproduction"),
+    (["experiment", "run", "--reproduce", "--set", "model=eva5-s4"], "--set model / seed"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
     out = cli(*args, check=False)
