@@ -3,7 +3,7 @@
 Checks, in order, and says which failed:
   1. the main window opens with its three tabs;
   2. the bundled model loads and is under the 8k budget;
-  3. every drawn sample digit in core/resources/samples/ — replayed as real mouse strokes on the
+  3. every drawn sample digit in resources/samples/ — replayed as real mouse strokes on the
      Draw tab's canvas — is read as the digit it is; a blank canvas reads as "no digit";
   4. when MNIST is available (DIGITLAB_DATA or the user data dir): a few real training steps on
      the best device, then an ONNX export that onnxruntime reloads and agrees with.

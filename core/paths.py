@@ -48,18 +48,20 @@ def default_data_dir() -> Path:
 
 
 def resources_dir() -> Path:
-    """The files DigitLab ships (bundled model, sample strokes, icon): core/resources/.
+    """The files DigitLab ships (bundled model, sample strokes, icon).
 
-    It lives inside the `core` package so that one path holds in a source checkout, in a wheel
-    install (pyproject's package-data) and in the PyInstaller build (build.spec copies it to
-    core/resources under the build's root).
+    In a source checkout they are resources/ at the top; a wheel installs them as core/resources
+    (pyproject maps the package `core.resources` to resources/), and the PyInstaller build
+    copies them to core/resources under its root (build.spec).
     """
     import sys
 
     frozen_root = getattr(sys, "_MEIPASS", None)
     if frozen_root:
         return Path(frozen_root) / "core" / "resources"
-    return Path(__file__).resolve().parent / "resources"
+    package = Path(__file__).resolve().parent
+    installed = package / "resources"
+    return installed if installed.is_dir() else package.parent / "resources"
 
 
 def bundled_model_path() -> Path:

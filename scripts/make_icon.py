@@ -1,7 +1,7 @@
 """Draw DigitLab's icon: a handwritten 7 on a 28-pixel grid, as the model sees it.
 
     QT_QPA_PLATFORM=offscreen python scripts/make_icon.py
-    → core/resources/icons/digitlab.{png,ico}
+    → resources/icons/digitlab.{png,ico}
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from PIL import Image
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter, QPainterPath, QPen
 
-OUT = Path(__file__).resolve().parent.parent / "core" / "resources" / "icons"
+OUT = Path(__file__).resolve().parent.parent / "resources" / "icons"
 
 
 def draw(size: int = 256) -> QImage:

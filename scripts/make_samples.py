@@ -1,4 +1,4 @@
-"""Write the drawn sample digits shipped in core/resources/samples/ (for `DigitLab --self-test`).
+"""Write the drawn sample digits shipped in resources/samples/ (for `DigitLab --self-test`).
 
 Each digit is a list of pen strokes (polylines on a 280×280 canvas, drawn the way a person draws
 it with a mouse: a few strokes, uneven proportions). They are stored as JSON so the self-test can
@@ -17,7 +17,7 @@ from pathlib import Path
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter, QPainterPath, QPen
 
-OUT = Path(__file__).resolve().parent.parent / "core" / "resources" / "samples"
+OUT = Path(__file__).resolve().parent.parent / "resources" / "samples"
 SIZE = 280
 PEN = 18.0
 

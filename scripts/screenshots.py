@@ -115,7 +115,7 @@ def main() -> int:
         draw.set_compare(True)
         draw.secondary.picker.select_path(str(path))
     wait(lambda: not draw.loading)  # models open in background jobs
-    samples = json.loads((REPO / "core" / "resources" / "samples" / "strokes.json").read_text())
+    samples = json.loads((REPO / "resources" / "samples" / "strokes.json").read_text())
     draw.set_pen_width(int(samples["pen"]))
     _replay(draw.canvas, samples["digits"]["4"], float(samples["canvas"]))
     draw.update_prediction()

@@ -67,8 +67,8 @@ def test_the_readme_cli_examples_run_as_written(tmp_path: Path, digitlab_home: P
     activate, commands = readme_cli_commands()
     work = tmp_path / "work"
     work.mkdir()
-    shutil.copy(REPO / "core" / "resources" / "models" / "default.onnx", work / "model.onnx")
-    shutil.copy(REPO / "core" / "resources" / "samples" / "drawn_7.png", work / "my7.png")
+    shutil.copy(REPO / "resources" / "models" / "default.onnx", work / "model.onnx")
+    shutil.copy(REPO / "resources" / "samples" / "drawn_7.png", work / "my7.png")
     lines = ["set -u", 'command -v digitlab-cli && { echo "already on the PATH"; exit 3; }',
              f"cd {REPO}", activate, f"cd {work}"]
     for command in commands:

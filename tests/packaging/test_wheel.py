@@ -92,7 +92,7 @@ def test_self_test_and_cli_pass_from_a_wheel_install(wheel: Path, tmp_path: Path
     assert "[FAIL]" not in proc.stdout and "bundled model" in proc.stdout
 
     image = tmp_path / "my7.png"
-    shutil.copy(REPO / "core" / "resources" / "samples" / "drawn_7.png", image)
+    shutil.copy(REPO / "resources" / "samples" / "drawn_7.png", image)
     out = subprocess.run([str(venv / "bin" / "digitlab-cli"), "predict", str(image)],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and out.stdout.startswith(f"{image}: 7"), out.stdout + out.stderr
