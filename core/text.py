@@ -44,3 +44,9 @@ def printable(text: object, limit: int = 1000) -> str:
 def percent(value: float | None, digits: int = 2) -> str:
     """A percentage as every table and label writes it ("99.42%"); "–" when there is none."""
     return "–" if value is None else f"{value:.{digits}f}%"
+
+
+def plural(n: int, word: str, many: str = "") -> str:
+    """'1 epoch', '0 epochs', '3 runs': the count and the word, in the plural unless n is 1
+    (`many`: a plural not made with an s, e.g. plural(n, "its", "their") is not a count)."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"

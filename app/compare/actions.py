@@ -152,7 +152,8 @@ class RunActions(QObject):
         names = "\n".join(f"  • {_delete_label(r)}" for r in records[:8])
         more = f"\n  … and {len(records) - 8} more" if len(records) > 8 else ""
         noun = "this run" if len(records) == 1 else f"these {len(records)} runs"
-        if not self._confirm("Delete runs", f"Delete {noun} with their checkpoints and "
+        its = "its" if len(records) == 1 else "their"
+        if not self._confirm("Delete runs", f"Delete {noun} with {its} checkpoints and "
                              f"metrics?\n\n{names}{more}\n\nThis cannot be undone."):
             return
         errors = []

@@ -35,6 +35,7 @@ from app.compare.seed_bands import BandPlots, style_plot
 from app.compare.sweep_insight import SweepInsight
 from app.shared.dialogs import MARKDOWN, MARKDOWN_FILTER, save_file, show_error
 from app.shared.style import BAD_COLOR, OK_COLOR, series_color
+from app.shared.wording import plural
 from core.errors import DigitLabError
 from core.experiments.curves import experiment_curves
 from core.experiments.insight import sweep_trials, swept_settings
@@ -171,10 +172,16 @@ class ExperimentsView(QWidget):
             return
         spec, states = self._spec, self._states
         finished = sum(1 for s in states if s.finished)
-        self.about_label.setText(
-            f"{spec.description or spec.name}: {len(states)} trials, {finished} finished; seeds "
-            f"{', '.join(map(str, spec.seeds))}; choices on {METRIC_NAMES[spec.objective]}.")
         groups = group_stats(spec, states)
+        # Choices need a validation split: without one the figures are test accuracy, only
+        # reported (statistics.decision_metric); before any trial finished, the base says.
+        validated = (decision_metric(groups, spec.objective) == spec.objective
+                     if any(g.finished for g in groups) else bool(spec.base.get("val_split")))
+        choice = (f"choices on {METRIC_NAMES[spec.objective]}" if validated else
+                  "no validation split: test figures, reported only, nothing chosen")
+        self.about_label.setText(
+            f"{spec.description or spec.name}: {plural(len(states), 'trial')}, {finished} "
+            f"finished; seeds {', '.join(map(str, spec.seeds))}; {choice}.")
         self.groups.setRowCount(len(groups))
         for row, g in enumerate(groups):
             cells = [g.label, f"{g.finished}/{g.trials}" + (f" ({g.failed} failed)"
@@ -309,8 +316,9 @@ class ExperimentsView(QWidget):
             return
         runs = sum(1 for s in self._states if s.run is not None)
         box = QMessageBox(QMessageBox.Icon.Question, "Delete experiment",
-                          f"Delete experiment {name} and its {runs} trial run(s), with their "
-                          f"checkpoints? This cannot be undone.",
+                          f"Delete experiment {name} and its {plural(runs, 'trial run')}, with "
+                          f"{'its' if runs == 1 else 'their'} checkpoints? This cannot be "
+                          f"undone.",
                           QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
                           self)
         box.setTextFormat(Qt.TextFormat.PlainText)

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from app.compare.seed_bands import add_band
 from app.shared.dialogs import plain_tooltip
+from app.shared.wording import plural
 from core.experiments.curves import RecipeCurves, groups_seeds
 from core.runs.report import TARGET_ACCURACY
 from core.runs.store import RunRecord
@@ -260,7 +261,8 @@ class ComparePlots(QWidget):
         self._bands = [(p, i) for p in plots for i in p.getPlotItem().items
                        if id(i) not in before and isinstance(i, pg.FillBetweenItem)]
         widest = max(c.n for c in self._groups)
-        self.bands_note.setText(f"{len(self._groups)} recipe(s), up to {widest} runs each: "
+        self.bands_note.setText(f"{plural(len(self._groups), 'recipe')}, up to "
+                                f"{plural(widest, 'run')} each: "
                                 f"the band is ±1 std over the runs (seeds).")
 
     def _add_style_legend(self) -> None:

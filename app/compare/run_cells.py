@@ -28,7 +28,7 @@ from core.runs.report import (
     summarize_run,
 )
 from core.runs.store import RunRecord
-from core.text import percent, printable
+from core.text import percent, plural, printable
 
 
 class Col(IntEnum):
@@ -272,7 +272,7 @@ def _tooltip(r: RunRecord, s: RunSummary, col: Col) -> str | None:
             if r.error:
                 text += f"\n{r.error}"
             if r.resumable:
-                text += (f"\nStopped after {s.epochs_done} of {s.epochs_planned} epochs: "
+                text += (f"\nStopped after {s.epochs_done} of {plural(s.epochs_planned, 'epoch')}: "
                          f"select it and press Resume to continue.")
             return text
         case Col.MY_DIGITS:

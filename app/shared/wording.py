@@ -1,8 +1,7 @@
-"""Small helpers for the words the GUI shows."""
+"""Small helpers for the words the GUI shows (the rules live in core.text: one owner)."""
 
 from __future__ import annotations
 
+from core.text import plural
 
-def plural(n: int, word: str) -> str:
-    """'1 epoch', '0 epochs', '3 runs': English plurals made with an s."""
-    return f"{n} {word}{'s' * (n != 1)}"
+__all__ = ["plural"]

@@ -33,7 +33,7 @@ from core.cli.onnx_commands import add_onnx_commands
 from core.cli.run_commands import add_run_commands, interrupted_message, print_damaged
 from core.errors import ConfigError, DigitLabError
 from core.runs.best import CHECKPOINT_HELP
-from core.text import printable
+from core.text import plural, printable
 from core.training.control import Reporter
 from core.training.metrics import EpochMetrics, StartInfo, StepMetrics
 
@@ -149,7 +149,7 @@ class ProgressPrinter(Reporter):
         self.info = info
         resumed = f", resuming after epoch {info.start_epoch}" if info.start_epoch else ""
         length = (f"a time budget of {info.time_budget:g} s, epochs of"
-                  if info.time_budget else f"{info.epochs} epochs x")
+                  if info.time_budget else f"{plural(info.epochs, 'epoch')} x")
         print(f"Training {printable(info.model)} ({info.params:,} params) on {info.device}: "
               f"{length} {info.steps_per_epoch} steps, {info.n_train:,} train / "
               f"{info.n_test:,} test images{resumed}. Run: {printable(info.run_id)}", flush=True)
@@ -200,7 +200,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     last = result.history[-1] if result.history else None
     if last is not None:
         print(f"Finished ({result.status}): final test accuracy {last.test_acc:.2f}% after "
-              f"{result.epochs_done} epoch(s).")
+              f"{plural(result.epochs_done, 'epoch')}.")
     if result.verdict:  # a time budget spent before the model was trained: say so, even --quiet
         print(result.verdict)
     return 0 if result.status == "completed" else 1

@@ -9,7 +9,7 @@ import os
 import socket
 import sys
 
-from core.text import printable
+from core.text import plural, printable
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
@@ -49,7 +49,7 @@ def interrupted_message(run_id: str | None) -> str:
         return f"digitlab-cli: interrupted; run {printable(run_id)} could not be read back."
     if record.resumable:
         return (f"digitlab-cli: interrupted after {record.epochs_done} of "
-                f"{record.epochs_planned} epochs; resume with "
+                f"{plural(record.epochs_planned, 'epoch')}; resume with "
                 f"`digitlab-cli train --resume {printable(record.id)}`.")
     return (f"digitlab-cli: interrupted; run {printable(record.id)} is "
             f"{record.effective_status} and cannot be resumed.")

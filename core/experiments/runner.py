@@ -24,6 +24,7 @@ from core.experiments.trial import (
     delete_run_folder,
 )
 from core.jobs import Job
+from core.text import plural
 from core.training.control import TrainControl
 
 
@@ -83,7 +84,8 @@ def run_experiment(spec: ExperimentSpec, executor: Executor, *,
                      if t.key not in attempted]
             if tasks:
                 attempted.update(t.key for t in tasks)
-                reporter.status(f"{spec.name}: {len(tasks)} trial(s) to run on {executor.name}.")
+                reporter.status(f"{spec.name}: {plural(len(tasks), 'trial')} to run on "
+                                f"{executor.name}.")
                 ran += len(executor.run(tasks, reporter, control))
                 continue
             if spec.search.kind != "tpe" or len(points) >= spec.search.n_trials:

@@ -20,6 +20,7 @@ from typing import Any
 from core.experiments.spec import ExperimentSpec, Point
 from core.experiments.storage import TrialState
 from core.runs.report import TARGET_ACCURACY, format_seconds, summarize_run
+from core.text import plural
 
 CONFIDENCE = 0.95
 METRIC_NAMES = {"val_acc": "validation accuracy", "val_loss": "validation loss",
@@ -365,7 +366,8 @@ def markdown_report(spec: ExperimentSpec, states: list[TrialState],
     if sessions:
         ran = ", ".join(f"{cell(s.get('executor', '?'))} on {cell(s.get('host', '?'))}"
                         for s in sessions if s.get("trials_run"))
-        lines.append(f"Wall time {format_seconds(wall)} over {len(sessions)} session(s) ({ran}).")
+        lines.append(f"Wall time {format_seconds(wall)} over "
+                     f"{plural(len(sessions), 'session')} ({ran}).")
     lines += ["", "| Recipe | Seeds done | Final test acc. (mean ± std) | min | max | "
               f"Final val. acc. | Consistent ≥ {TARGET_ACCURACY:g}% (last 3) | Params | "
               "Time per trial |",

@@ -61,6 +61,7 @@ from core.runs.record import (
     run_lock,
 )
 from core.runs.schema import step_entries
+from core.text import plural
 from core.training.metrics import EpochMetrics, StepMetrics
 
 MAX_STEPS_BYTES = 64 * 2**20
@@ -345,7 +346,8 @@ class RunStore:
                        else f"it is {status}")
             if problem:
                 raise ConfigError(f"Run {run.id} cannot be resumed: {problem} (after "
-                                  f"{fresh.epochs_done} of {fresh.epochs_planned} epochs). Only "
+                                  f"{fresh.epochs_done} of "
+                                  f"{plural(fresh.epochs_planned, 'epoch')}). Only "
                                   f"stopped, interrupted or failed runs with epochs left resume.")
         except BaseException:
             run.release_lock()

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.text import plural
 from core.training.config import TrainConfig, lr_multiplier
 
 if TYPE_CHECKING:
@@ -445,5 +446,5 @@ def budget_summary(rec: BudgetRecord) -> str:
 def _threads_note(rec: BudgetRecord) -> str:
     if not rec.threads_step_ms:
         return ""
-    timed = ", ".join(f"{n} threads {ms:.0f} ms" for n, ms in rec.threads_step_ms.items())
+    timed = ", ".join(f"{plural(n, 'thread')} {ms:.0f} ms" for n, ms in rec.threads_step_ms.items())
     return f"Threads by timing the first steps ({timed} a step): {rec.threads}. "

@@ -7,6 +7,7 @@ import platform
 from dataclasses import dataclass
 
 from core.errors import ConfigError
+from core.text import plural
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ def available_devices() -> list[DeviceInfo]:
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         found.append(DeviceInfo("mps", "Apple GPU (mps)"))
     cpu_name = platform.processor() or platform.machine() or "CPU"
-    found.append(DeviceInfo("cpu", f"CPU: {cpu_name}, {torch.get_num_threads()} threads"))
+    found.append(DeviceInfo("cpu", f"CPU: {cpu_name}, {plural(torch.get_num_threads(), 'thread')}"))
     return found
 
 

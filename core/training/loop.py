@@ -20,6 +20,7 @@ import torch
 
 from core.data.pen_variants import gather_batch
 from core.errors import ConfigError
+from core.text import plural
 from core.training.budget import (
     BudgetStart,
     TimeBudget,
@@ -228,7 +229,8 @@ def end_epoch(state: TrainState, epoch: EpochTraining) -> EpochMetrics:
 def finish(state: TrainState, status: str, verdict: str = "") -> TrainResult:
     if state.run is not None:
         state.run.mark(status)
-    state.reporter.status(verdict or f"Training {status} after {state.epochs_done} epoch(s).")
+    state.reporter.status(
+        verdict or f"Training {status} after {plural(state.epochs_done, 'epoch')}.")
     return TrainResult(status=status, epochs_done=state.epochs_done, history=state.history,
                        model=state.eval_model, compile_seconds=state.compile_seconds,
                        verdict=verdict)

@@ -127,7 +127,7 @@ def test_export_trials_and_delete(qtbot, tmp_path: Path, monkeypatch) -> None:
     gone = []
     view.deleted.connect(gone.append)
     view.delete_button.click()
-    assert "Delete experiment grid and its 8 trial run(s)" in asked[0]
+    assert "Delete experiment grid and its 8 trial runs" in asked[0]
     assert gone == ["grid"] and view.store.names() == ["ab"]
     assert view.experiment_box.currentText() == "ab"
     assert not any(r.experiment and r.experiment.get("name") == "grid"

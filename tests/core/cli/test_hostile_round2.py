@@ -140,7 +140,7 @@ def test_a_damaged_sessions_file_does_not_stop_the_report() -> None:
         [1, {"wall_s": "x"}, {"wall_s": float("1e308") * 10}, {"wall_s": 2.0, "trials_run": 1,
                                                               "executor": "local"}]))
     out = cli("experiment", "report", "ses")
-    assert "over 1 session(s)" in out.stdout
+    assert "over 1 session (" in out.stdout
 
 
 def test_a_folder_without_definition_is_listed_damaged_and_deletable(digitlab_home: Path) -> None:
