@@ -343,5 +343,7 @@ def _machine_line(done: list[TrialRecord]) -> str:
             f"the {len(done)} recorded trials {format_seconds(sum(r.seconds for r in done))}; "
             f"from the first trial's start to the last one's end "
             f"{format_seconds(span)}. Code: commit{'s' if len(commits) > 1 else ''} "
-            f"{', '.join(commits) or '?'} (each record names its own).")
+            f"{', '.join(commits) or '?'}"
+            + (" (some with uncommitted local changes)" if any("+" in r.commit for r in done)
+               else "") + " (each record names its own).")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -64,7 +65,8 @@ def test_each_trial_is_recorded_as_it_finishes_and_a_resume_skips_it(tmp_path,
         data["history"][-1]["test_acc"] == data["best"]["test_acc"]
     assert data["params"] == 4522 and data["seconds"] > 0 and data["started"] <= data["ended"]
     assert data["machine"]["cores"] and data["machine"]["threads"] == 1
-    assert len(data["commit"].split()[0]) == 40  # the checkout's commit
+    if (Path(__file__).resolve().parents[3] / ".git").exists():  # a git checkout
+        assert len(data["commit"].split()[0]) == 40  # its commit
     text = (folder / names[0]).read_text()
     assert str(tmp_path) not in text and str(mnist_dir) not in text  # no machine paths
     records = read_records(folder, writeup_models())
