@@ -220,6 +220,8 @@ def _text(s: RunSummary, col: Col) -> str:
         case Col.LAST3:
             return "  ".join(f"{a:.2f}" for a in s.last3) or "–"
         case Col.EPOCHS:
+            if s.budget_epochs:  # "1.26", not "2/15": a time budget's last pass is cut short
+                return f"{s.budget_epochs:.2f}"
             done, planned = s.epochs_done, s.epochs_planned
             return f"{done}/{planned}" if planned and done < planned else str(done)
         case Col.TIME:
@@ -248,7 +250,7 @@ def _sort_key(s: RunSummary, col: Col) -> Any:
         case Col.LAST3:
             return float(min(s.last3)) if s.last3 else missing  # the worst of the three decides
         case Col.EPOCHS:
-            return float(s.epochs_done)
+            return float(s.budget_epochs or s.epochs_done)
         case Col.TIME:
             return float(s.seconds)
         case Col.MY_DIGITS:

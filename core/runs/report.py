@@ -6,6 +6,7 @@ epochs), fewer than 8,000 parameters, at most 15 epochs.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from core.models.spec import PARAM_BUDGET, under_budget
@@ -32,6 +33,7 @@ class RunSummary:
     seconds: float  # training + evaluation time over all epochs
     device: str
     my_digits_acc: float | None  # % on the user's own drawn digits, when scored
+    budget_epochs: float = 0.0  # a time-budget run: the (fractional) epochs it trained
 
     @property
     def meets_accuracy(self) -> bool:
@@ -49,15 +51,28 @@ class RunSummary:
 def summarize_run(record: RunRecord) -> RunSummary:
     accs = [m["test_acc"] for m in record.history]
     my = record.scores.get("my_digits", {})
+    budget = record.config.get("time_budget")
+    budget = budget if isinstance(budget, int | float) and not isinstance(budget, bool) else 0
     return RunSummary(
         id=record.id, name=record.name, model=record.model, status=record.effective_status,
         params=record.params, receptive_field=record.receptive_field,
-        epochs_done=record.epochs_done, epochs_planned=int(record.config.get("epochs", 0)),
+        # A time budget plans its own epochs: config.epochs is no plan for it.
+        epochs_done=record.epochs_done,
+        epochs_planned=0 if budget else int(record.config.get("epochs", 0)),
         best_acc=max(accs) if accs else None, final_acc=accs[-1] if accs else None,
         last3=tuple(accs[-3:]), seconds=sum(m["seconds"] for m in record.history),
         device=str(record.env.get("device", "")),
         my_digits_acc=my.get("accuracy") if isinstance(my, dict) else None,
+        budget_epochs=_budget_epochs(record) if budget else 0.0,
     )
+
+
+def _budget_epochs(record: RunRecord) -> float:
+    """What a time-budget run recorded it trained (env["time_budget"]["epochs"]), 0 if not."""
+    chosen = record.env.get("time_budget")
+    epochs = chosen.get("epochs") if isinstance(chosen, dict) else None
+    ok = isinstance(epochs, int | float) and math.isfinite(epochs) and epochs >= 0
+    return float(epochs) if ok else 0.0  # type: ignore[arg-type]
 
 
 def format_seconds(seconds: float) -> str:

@@ -118,3 +118,24 @@ def test_plots_reset_for_epochs_still_spans_them(qtbot) -> None:
     qtbot.addWidget(plots)
     plots.reset(None, 15)
     assert plots.loss_plot.viewRange()[0][1] == pytest.approx(15, abs=0.5)
+
+
+def test_the_compare_table_shows_a_budget_runs_fractional_epochs(tmp_path) -> None:
+    from app.compare.run_cells import Col, cell_text, row_of, sort_key
+    from core.runs.store import RunStore
+
+    store = RunStore(tmp_path / "runs")
+    budget = store.create({"model": "dl-dilated-1k", "epochs": 15, "time_budget": 60.0},
+                          env={"time_budget": {"epochs": 1.26, "steps": 590}})
+    epochs = store.create({"model": "dl-dilated-1k", "epochs": 15})
+    for run in (budget, epochs):
+        for epoch in (1, 2):
+            run.record.history.append({
+                "epoch": epoch, "train_loss": 0.1, "train_acc": 99.0, "test_loss": 0.05,
+                "test_acc": 98.0, "val_loss": None, "val_acc": None, "lr": 0.01,
+                "seconds": 1.0, "samples_per_s": 100.0})
+    rows = {r.id: row_of(r) for r in (budget.record, epochs.record)}
+    assert cell_text(rows[budget.record.id], Col.EPOCHS) == "1.26"  # was "2/15"
+    assert sort_key(rows[budget.record.id], Col.EPOCHS) == 1.26  # sorts as it reads
+    done = epochs.record.epochs_done
+    assert cell_text(rows[epochs.record.id], Col.EPOCHS) == f"{done}/15"  # epochs: as before
