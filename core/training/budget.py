@@ -323,6 +323,9 @@ class TimeBudget:
         rec = self.record
         if self.trial is not None and self.trial.candidates:  # it may have ended mid-trial
             rec.threads, rec.threads_step_ms = self.trial.current, self.trial.step_ms()
+            # The choice was for this run's steps: what trains next in this process (the GUI's
+            # next run) starts from every core again.
+            self.trial.set_threads(max(self.trial.candidates))
         rec.steps = self.steps
         rec.epochs = self.steps / self.steps_per_epoch
         rec.training_s = now - evaluation_s - self._first_step_at if self._first_step_at else 0.0
