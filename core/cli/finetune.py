@@ -44,8 +44,9 @@ def add_finetune_command(sub: argparse._SubParsersAction) -> None:
         description="Fine-tune a run (or the bundled model) on your own labelled digits, "
                     "replaying MNIST so it does not forget, and export the personal model to "
                     "ONNX. Labels come from subfolders named 0-9 (My digits' layout) or from the "
-                    "digit a file name starts with. A fifth of each digit's images is held back "
-                    "to report accuracy before and after; at least 5 of each digit are needed.")
+                    "digit a file name starts with. At least 3 of each digit are needed; with 4 "
+                    "or more, a fifth of each digit's images is held back to report accuracy "
+                    "before and after.")
     p.add_argument("run", help="run id, id prefix or name, or 'bundled' for the bundled model")
     p.add_argument("--images", metavar="DIR",
                    help="folder of labelled PNGs (default: your My digits folder)")

@@ -22,7 +22,7 @@ import numpy as np
 from core.errors import ConfigError
 from core.jobs import Job
 
-MIN_PER_DIGIT = 5  # drawings of each digit needed before fine-tuning is worth it
+MIN_PER_DIGIT = 3  # drawings of each digit needed: 3 lifted real writers to ~99% (RESULTS.md)
 
 
 class FinetuneStopped(Exception):
@@ -55,9 +55,11 @@ class FinetuneResult:
     seconds: float
 
     def summary(self) -> str:
-        return (f"Personal model written to {self.path}\n"
-                f"  your held-back digits ({self.n_holdout}): {self.holdout_before:.1f}% → "
-                f"{self.holdout_after:.1f}%  (fine-tuned on {self.n_train})\n"
+        held = (f"  your held-back digits ({self.n_holdout}): {self.holdout_before:.1f}% → "
+                f"{self.holdout_after:.1f}%  (fine-tuned on {self.n_train})\n" if self.n_holdout
+                else f"  fine-tuned on all {self.n_train} of your digits (with {MIN_PER_DIGIT + 1}"
+                     f" or more of each, some are held back to score before and after)\n")
+        return (f"Personal model written to {self.path}\n" + held +
                 f"  MNIST test: {self.mnist_before:.2f}% → {self.mnist_after:.2f}% "
                 f"({self.mnist_after - self.mnist_before:+.2f} points)  in {self.seconds:.0f} s")
 
@@ -73,12 +75,14 @@ def check_enough(labels: np.ndarray, minimum: int = MIN_PER_DIGIT) -> None:
 
 
 def split_holdout(labels: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (train, held back): from each digit round(share · n) images, at least one."""
+    """Indices (train, held back): from each digit round(share · n) images, at least one, but
+    never so many that fewer than MIN_PER_DIGIT remain to teach with (with only MIN_PER_DIGIT
+    drawings all of them teach); share 0 holds nothing back."""
     rng = np.random.default_rng(seed)
     train, held = [], []
     for d in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == d))
-        k = min(max(1, round(share * len(idx))), len(idx) - 1) if len(idx) > 1 else 0
+        k = max(0, min(max(1, round(share * len(idx))), len(idx) - MIN_PER_DIGIT)) if share else 0
         held.extend(idx[:k])
         train.extend(idx[k:])
     return np.sort(np.asarray(train, dtype=np.int64)), np.sort(np.asarray(held, dtype=np.int64))

@@ -15,7 +15,13 @@ from core.data.pen_digits import Writer
 from core.data.pen_proxy import pen_digit_set
 from core.errors import ConfigError
 from core.onnx_io.classifier import DigitClassifier
-from core.training.finetune import FinetuneSettings, FinetuneStopped, check_enough, split_holdout
+from core.training.finetune import (
+    MIN_PER_DIGIT,
+    FinetuneSettings,
+    FinetuneStopped,
+    check_enough,
+    split_holdout,
+)
 from core.workflows.finetune import BUNDLED, base_for, bundled_checkpoint_path, finetune
 
 
@@ -90,6 +96,10 @@ def test_holdout_is_per_digit_and_never_empties_a_digit() -> None:
     assert np.bincount(labels[held], minlength=10).tolist() == [1] * 9 + [2]
     assert (np.bincount(labels[train], minlength=10) >= 4).all()
     assert np.array_equal(split_holdout(labels, 0.2, seed=0)[1], held)  # seeded
+    # With only the minimum of each digit, every drawing teaches: none is held back.
+    few = np.repeat(np.arange(10), MIN_PER_DIGIT)
+    assert len(split_holdout(few, 0.2, seed=0)[1]) == 0
+    assert len(split_holdout(labels, 0.0, seed=0)[1]) == 0
 
 
 def test_base_for_a_model_file(tmp_path: Path) -> None:
@@ -155,8 +165,8 @@ def test_fine_tuning_a_run_and_stopping(mnist_dir: Path, tmp_path: Path) -> None
         finetune(run.id, images, labels, tmp_path / "never.onnx", settings,
                  data_dir=str(mnist_dir), job=Recorder(stop_after=2))
     assert not (tmp_path / "never.onnx").exists()
-    with pytest.raises(ConfigError, match="at least 5"):
-        finetune(run.id, images[:30], labels[:30], tmp_path / "few.onnx", settings,
+    with pytest.raises(ConfigError, match=f"at least {MIN_PER_DIGIT}"):
+        finetune(run.id, images[:20], labels[:20], tmp_path / "few.onnx", settings,
                  data_dir=str(mnist_dir))
 
 
