@@ -9,6 +9,10 @@ drawing that has changed since is dropped, never shown. Off, the tab does no ext
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
+
 import numpy as np
 from PySide6.QtCore import QRect, QSettings, Qt, Slot
 from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPalette, QPen
@@ -19,6 +23,16 @@ from core.onnx_io.classifier import DigitClassifier
 from core.onnx_io.explain import Explanation, heat_rgb, occlusion
 
 SETTING = "draw/explain"
+BACKGROUND_NICENESS = 10  # the map's thread yields the CPU to the GUI thread (Linux: per thread)
+
+
+def background_occlusion(clf: DigitClassifier, image28: np.ndarray) -> Explanation:
+    """`occlusion` at a lower CPU priority for this thread where the OS allows it: on a busy
+    machine the map waits, the reading does not. Elsewhere it simply runs."""
+    if hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
+        with contextlib.suppress(OSError):  # Linux treats each thread as its own task
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICENESS)
+    return occlusion(clf, image28)
 
 
 class HeatMap(QWidget):
@@ -116,7 +130,7 @@ class ExplainView(QWidget):
         generation, clf, image = self._waiting
         self._waiting = None
         self.caption.setText("Explaining…" if not self.heat.has_map() else self.caption.text())
-        self.jobs.start(occlusion, clf, image,
+        self.jobs.start(background_occlusion, clf, image,
                         on_done=lambda found: self._done(generation, image, found),
                         on_error=lambda error: self._failed(generation, error))
 
