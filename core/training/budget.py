@@ -423,7 +423,8 @@ def budget_verdict(rec: BudgetRecord, test_acc: float) -> str:
     """"" for a trained model; else, plainly, that the budget ended before it was trained."""
     problems = []
     if rec.epochs < TRAINED_EPOCHS:
-        problems.append(f"{rec.steps:,} steps, {rec.epochs:.2f} of an epoch")
+        problems.append(f"{rec.steps:,} step{'s' if rec.steps != 1 else ''}, "
+                        f"{rec.epochs:.2f} of an epoch")
     if test_acc < TRAINED_ACCURACY:
         problems.append(f"test accuracy {test_acc:.2f}%, where always answering one digit "
                         "scores about 10%")
