@@ -41,12 +41,16 @@ NO_MODEL = "No model loaded"
 # Live readings run on the GUI thread (microseconds for a digit model). A file can still loop
 # on real drawings after passing the probe on test images: each run stops after this long.
 LIVE_RUN_SECONDS = 1.0
+# Text from a file shown on one line is cut to this before Qt measures it: eliding megabytes
+# (a model name in 60 MB of metadata) took Qt seconds on every resize and tab switch.
+MAX_SHOWN_CHARS = 1000
+MAX_SHOWN_FIELD = 24  # one metadata figure beside the name
 
 
 def describe(clf: DigitClassifier) -> str:
     """One line: model name, parameters and, for our exports, MNIST test accuracy."""
     parts = [clf.name, f"{clf.param_count:,} params"]
-    acc = clf.metadata.get("digitlab.test_accuracy")
+    acc = clf.metadata.get("digitlab.test_accuracy", "")[:MAX_SHOWN_FIELD]  # a file's words
     if acc and acc != "nan":
         parts.append(f"MNIST test {acc} %")
     return " · ".join(parts)
@@ -122,7 +126,7 @@ class _ElidedLabel(QLabel):
         self.setMinimumWidth(120)
 
     def setText(self, text: str) -> None:
-        self._full = text
+        self._full = text[:MAX_SHOWN_CHARS]  # far wider than any screen: eliding stays cheap
         self._elide()
 
     def full_text(self) -> str:

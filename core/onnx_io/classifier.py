@@ -37,6 +37,7 @@ from core.onnx_io.session import (
     run_seconds as default_run_seconds,
 )
 from core.onnx_io.validate import MAX_MODEL_BYTES, check_graph, uses_external_data
+from core.text import printable
 
 Normalization = Literal["auto", "none", "mnist"]
 _FLOAT_TYPES = {TensorProto.FLOAT: np.float32, TensorProto.FLOAT16: np.float16,
@@ -47,6 +48,9 @@ _LAYOUTS = (("NCHW", 4, (1, 28, 28)), ("NHW", 3, (28, 28)), ("NF", 2, (784,)))
 _PASS_THROUGH = {"Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Cast"}
 
 Dim = int | str  # a fixed size, or a symbolic name ("?" when the file names none)
+MAX_METADATA_BYTES = 256 * 1024  # a DigitLab export records ~3 KB (its config, accuracy, ...)
+MAX_METADATA_ENTRIES = 1000
+MAX_NAME_CHARS = 120  # the model's name as shown (labels, lists, status lines)
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,9 @@ class DigitClassifier:
         graph = model.graph
         self.metadata: dict[str, str] = {p.key: p.value for p in model.metadata_props}
         self.is_digitlab_export = "digitlab.version" in self.metadata
-        self.name = self.metadata.get("digitlab.model") or self.path.stem
+        # Shown on labels and in lists: short, one line, whatever the file says.
+        self.name = printable(self.metadata.get("digitlab.model") or self.path.stem,
+                              MAX_NAME_CHARS)
         self.run_seconds = run_seconds or default_run_seconds()
         try:
             self.graph_values = check_graph(model, self.path)
@@ -129,7 +135,7 @@ class DigitClassifier:
             probe_model(self.path, self._feed, limits, should_stop,
                         cache=not uses_external_data(model))
         self._session = make_session(self.path, self._file)
-        raw = smoke_test(self._session, self._feed, self.run_seconds)  # (2, 10): two probes
+        raw = smoke_test(self._session, self._feed, self.run_seconds)  # (12, 10): 2 + 10 digits
         self._batch_fixed = self._feed.batch_fixed
         self.output_kind, self.output_kind_source = self._resolve_output_kind(graph, raw)
 
@@ -277,6 +283,15 @@ def _load_proto(path: Path) -> onnx.ModelProto:
             f"{name} is not a readable ONNX model ({first_line(e)}); it may be truncated or "
             "another kind of file. Choose an .onnx file exported by DigitLab or another tool."
         ) from e
+    # Metadata is shown and copied by the GUI: megabytes of it froze the window for seconds.
+    metadata_bytes = sum(len(p.key) + len(p.value) for p in model.metadata_props)
+    if metadata_bytes > MAX_METADATA_BYTES or len(model.metadata_props) > MAX_METADATA_ENTRIES:
+        raise ModelFileError(
+            f"{name} carries {metadata_bytes:,} characters of metadata in "
+            f"{len(model.metadata_props):,} entries; a digit model's is a few kilobytes "
+            f"(DigitLab opens up to {MAX_METADATA_BYTES:,} in {MAX_METADATA_ENTRIES} entries). "
+            f"Refused."
+        )
     # Protobuf happily parses many non-ONNX byte strings into an empty message.
     if not model.graph.input or not model.graph.output or not model.graph.node:
         raise ModelFileError(

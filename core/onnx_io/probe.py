@@ -33,6 +33,9 @@ CACHE_FILE = "onnx-probed.json"
 CACHE_LIMIT = 500  # digests kept
 READY = "ready"  # the child's first line: imports done, the model's clock starts
 STARTUP_LIMIT_S = 120.0  # for the child to import Python, numpy and onnxruntime
+# What the probe runs (session.smoke_test); part of a passed model's digest, so a model that
+# passed an older, smaller probe is tried again.
+PROBE_IMAGES = "blank, ramp, drawn 0-9"
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ def _digest(path: Path, feed: Feed, limits: ProbeLimits) -> str:
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
-    h.update(f"|{asdict(feed)}|{limits}|{ort.__version__}".encode())
+    h.update(f"|{asdict(feed)}|{limits}|{ort.__version__}|{PROBE_IMAGES}".encode())
     return h.hexdigest()
 
 

@@ -96,9 +96,11 @@ def run_images(session: ort.InferenceSession, feed: Feed, x: np.ndarray,
 
 def smoke_test(session: ort.InferenceSession, feed: Feed,
                seconds: float = RUN_SECONDS) -> np.ndarray:
-    """Run the two probe images → (2, 10); falls back to one image per run if batches fail
-    (setting `feed.batch_fixed`). ModelFileError when the model cannot classify them."""
-    probes = probe_images()
+    """Run the two probe images, then the shipped drawn digits 0-9 → (2 + 10, 10); falls back
+    to one image per run if batches fail (setting `feed.batch_fixed`). ModelFileError when the
+    model cannot classify them, or gives NaN or infinity on any: a model can be finite on a
+    blank image and a ramp and still break on every real digit."""
+    probes = np.concatenate([probe_images(), digit_samples()])
     try:
         raw = run_images(session, feed, probes, seconds)
     except Exception as first:
@@ -114,9 +116,13 @@ def smoke_test(session: ort.InferenceSession, feed: Feed,
             f"output '{feed.output_name}' gives {raw.shape[1]} values per image when run; "
             f"a digit model needs {NEEDED_OUTPUT}."
         )
-    if not np.all(np.isfinite(raw)):
+    broken = np.flatnonzero(~np.all(np.isfinite(raw), axis=1))
+    if broken.size:
+        first = int(broken[0])
+        which = ("a test image" if first < 2 else
+                 f"a drawn {first - 2} (one of DigitLab's sample digits)")
         raise ModelFileError(
-            f"{feed.label} outputs NaN or infinity on a test image; its weights are broken. "
+            f"{feed.label} outputs NaN or infinity on {which}; its weights are broken. "
             "Export it again or choose another file."
         )
     return raw
@@ -139,6 +145,30 @@ def probe_images() -> np.ndarray:
     """(2, 28, 28) float32: a blank image and a diagonal ramp, deterministic and different."""
     ramp = np.add.outer(np.arange(28), np.arange(28)).astype(np.float32) / 54.0
     return np.stack([np.zeros((28, 28), np.float32), ramp])
+
+
+_digit_samples: np.ndarray | None = None
+
+
+def digit_samples() -> np.ndarray:
+    """(10, 28, 28) float32: DigitLab's shipped drawn digits 0-9 (core/resources/samples, white
+    on black 280×280 canvases) in MNIST format, as the Draw tab would feed them. Made once."""
+    global _digit_samples
+    if _digit_samples is None:
+        from PIL import Image
+
+        from core.data.canvas import canvas_to_mnist
+        from core.paths import resources_dir
+
+        images = []
+        for digit in range(NUM_CLASSES):
+            path = resources_dir() / "samples" / f"drawn_{digit}.png"
+            with Image.open(path) as im:
+                image = canvas_to_mnist(np.asarray(im.convert("L")))
+            if image is not None:
+                images.append(image.astype(np.float32))
+        _digit_samples = np.stack(images) if images else np.zeros((0, 28, 28), np.float32)
+    return _digit_samples
 
 
 def first_line(e: BaseException) -> str:

@@ -197,8 +197,15 @@ def read_record(directory: Path) -> RunRecord | DamagedRun | None:
     try:
         raw = read_untrusted(directory / RUN_FILE, MAX_RECORD_BYTES)
     except FileNotFoundError:
-        if lock_is_held(directory) or time.time() - info.st_mtime < CREATING_GRACE_S:
-            return None  # being created right now
+        # Being created right now: its creator holds the lock (taken right after the folder's
+        # mkdir). A lock file nobody holds means the creator died (killed during the first
+        # record write): damaged at once, so `runs` shows it and `delete` removes it. Only a
+        # young folder without even a lock file may be in the microseconds before the lock.
+        if lock_is_held(directory):
+            return None
+        young = time.time() - info.st_mtime < CREATING_GRACE_S
+        if young and not (directory / LOCK_FILE).exists():
+            return None
         return damaged("incomplete: it has no run.json (its creation was interrupted)")
     except OSError as e:
         return damaged(f"run.json cannot be read ({error_reason(e)})")

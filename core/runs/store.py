@@ -354,6 +354,10 @@ class RunStore:
             raise
         resumed = Run(run.dir, fresh)
         resumed._lock, run._lock = run._lock, None  # the lock goes with the fresh record
+        # Temporary files of writes killed midway: every writer of this run held its lock,
+        # which is ours now, so none of them is alive.
+        remove_stale_temp_files(run.dir, older_than_s=0)
+        remove_stale_temp_files(run.dir / "checkpoints", older_than_s=0)
         return resumed
 
     def rename(self, key: str, name: str) -> None:

@@ -37,11 +37,13 @@ def const(name: str, array: np.ndarray) -> onnx.NodeProto:
     return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(array, name))
 
 
-def loop_model(path: Path, trips_from_centre: bool = False) -> Path:
+def loop_model(path: Path, trips_from_centre: bool = False,
+               pixel: tuple[int, int] = (14, 14)) -> Path:
     """Adds 1 to a (1, 10) tensor in a Loop of 10^12 iterations: hours of work.
 
     `trips_from_centre`: the trip count is (x[14, 14] - 0.6)+ × 10^12, so the blank and ramp
-    test images (centre 0 and 0.52) run no iteration at all and only a real digit loops."""
+    test images (centre 0 and 0.52) run no iteration at all and only a real digit loops
+    (`pixel`: another pixel than the centre, e.g. a corner no drawn sample digit inks)."""
     body = helper.make_graph(
         [helper.make_node("Identity", ["cond_in"], ["cond_out"]),
          helper.make_node("Add", ["v_in", "one"], ["v_out"])],
@@ -54,8 +56,9 @@ def loop_model(path: Path, trips_from_centre: bool = False) -> Path:
         [numpy_helper.from_array(np.ones((1, 10), np.float32), "one")])
     nodes = [const("cond", np.array(True)), const("v0", np.zeros((1, 10), np.float32))]
     if trips_from_centre:
-        nodes += [const("starts", np.array([0, 0, 14, 14], np.int64)),
-                  const("ends", np.array([1, 1, 15, 15], np.int64)),
+        row, col = pixel
+        nodes += [const("starts", np.array([0, 0, row, col], np.int64)),
+                  const("ends", np.array([1, 1, row + 1, col + 1], np.int64)),
                   const("shift", np.array(0.6, np.float32)),
                   const("scale", np.array(1e12, np.float32)),
                   helper.make_node("Slice", ["x", "starts", "ends"], ["c"]),

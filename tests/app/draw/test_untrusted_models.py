@@ -16,9 +16,10 @@ from app.draw.tab import DrawTab
 from core.data.my_digits import MyDigits
 from core.paths import bundled_model_path
 from tests.app.draw.conftest import texts
-from tests.support.draw_helpers import LOAD_TIMEOUT_MS, ONE, draw_digit, settled
+from tests.support.draw_helpers import LOAD_TIMEOUT_MS, draw_digit, settled
 from tests.support.hostile_onnx import loop_model
 
+DASH = [[(0.2, 0.5), (0.5, 0.5), (0.8, 0.5)]]
 PROBE_SECONDS = 2  # the child's time limit in these tests (the default is 20 s)
 
 
@@ -79,18 +80,19 @@ def test_a_remembered_looping_model_does_not_hold_up_the_start(
 
 def test_a_model_that_loops_only_on_real_drawings_stalls_the_canvas_at_most_once(
         qtbot, tab: DrawTab, tmp_path: Path) -> None:
-    # The blank and ramp test images run no iteration, so the probe passes it.
-    path = loop_model(tmp_path / "sly.onnx", trips_from_centre=True)
+    # No probe image inks the pixel at (14, 5) (the blank, the ramp, the ten drawn sample
+    # digits), so the probe passes it; a long dash, scaled to MNIST's box, does.
+    path = loop_model(tmp_path / "sly.onnx", trips_from_centre=True, pixel=(14, 5))
     settled(qtbot, tab.primary.picker, lambda: tab.load_model(str(path)))
     assert tab.classifier.path == path.resolve()
     began = time.monotonic()
-    draw_digit(qtbot, tab, ONE)  # ink through the centre: the Loop starts
+    draw_digit(qtbot, tab, DASH)  # ink through (14, 5): the Loop starts
     first = time.monotonic() - began
     assert LIVE_RUN_SECONDS * 0.9 <= first < LIVE_RUN_SECONDS + 2.0
     assert tab.primary.view.prediction is None
     assert tab.primary.view.confidence_text == "the model is too slow: choose another"
     began = time.monotonic()
-    draw_digit(qtbot, tab, ONE)
+    draw_digit(qtbot, tab, DASH)
     tab.update_prediction()
     assert time.monotonic() - began < 0.5  # not run again
     assert tab.primary.view.confidence_text == "the model is too slow: choose another"

@@ -46,12 +46,22 @@ def test_a_refused_model_is_refused_again_and_a_good_one_remembered(tmp_path: Pa
             DigitClassifier(bad, limits=QUICK)
 
 
+def test_a_model_that_loops_on_real_digits_is_refused_at_load(tmp_path: Path) -> None:
+    """Passes the blank and ramp images (no iteration), loops on a digit with ink at its
+    centre: the probe's drawn sample digits catch it before the model is used (issue 23.2)."""
+    t0 = time.monotonic()
+    with pytest.raises(ModelFileError, match="took more than"):
+        DigitClassifier(h.loop_model(tmp_path / "sly.onnx", trips_from_centre=True),
+                        limits=QUICK, run_seconds=1)
+    assert time.monotonic() - t0 < 30
+
+
 def test_a_run_that_loops_on_a_real_digit_is_stopped(tmp_path: Path) -> None:
-    """Passes the test images (they run no iteration), loops on a digit with ink at its centre."""
-    clf = DigitClassifier(h.loop_model(tmp_path / "sly.onnx", trips_from_centre=True),
-                          limits=QUICK, run_seconds=1)
+    """Passes every probe image (none inks the pixel at (2, 2)), loops on a digit that does."""
+    clf = DigitClassifier(h.loop_model(tmp_path / "sly.onnx", trips_from_centre=True,
+                                       pixel=(2, 2)), limits=QUICK, run_seconds=1)
     digit = np.zeros((28, 28), np.float32)
-    digit[10:18, 13:16] = 1.0
+    digit[2:18, 2:6] = 1.0
     t0 = time.monotonic()
     with pytest.raises(ModelFileError, match="was stopped"):
         clf.predict_proba(digit)
