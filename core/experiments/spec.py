@@ -309,36 +309,42 @@ class ExperimentSpec:
         if unknown:
             raise ConfigError(f"Unknown experiment key(s): {', '.join(sorted(unknown))}. "
                               f"Known: {', '.join(sorted(known))}.")
-        try:
-            search = dict(data.get("search", {}))
-            space: dict[str, list[Any] | Range] = {}
-            for key, value in dict(search.get("space", {})).items():
-                if isinstance(value, dict):
-                    space[key] = Range(float(value["low"]), float(value["high"]),
-                                       bool(value.get("log", False)))
-                elif isinstance(value, list):
-                    space[key] = list(value)
-                else:
-                    space[key] = [value]
-            asha = data.get("asha")
-            spec = cls(
-                name=str(data["name"]), description=str(data.get("description", "")),
-                model=str(data.get("model", TrainConfig.model)),
-                writeup_recipe=bool(data.get("writeup_recipe", False)),
-                seeds=[int(s) for s in data.get("seeds", [0])],
-                objective=str(data.get("objective", "val_acc")),
-                base=dict(data.get("base", {})),
-                variants={str(k): dict(v) for k, v in dict(data.get("variants", {})).items()},
-                search=SearchSpec(kind=str(search.get("kind", "grid")), space=space,
-                                  n_trials=int(search.get("n_trials", 0)),
-                                  sampler_seed=int(search.get("sampler_seed", 0))),
-                asha=AshaSpec(int(asha.get("grace_period", 3)),
-                              int(asha.get("reduction_factor", 2))) if asha else None)
-        except KeyError as e:
-            raise ConfigError(f"The experiment definition lacks {e.args[0]!r}.") from None
-        except (TypeError, ValueError, AttributeError, OverflowError) as e:
-            raise ConfigError(f"The experiment definition has a value of the wrong kind "
-                              f"({str(e)[:200]}).") from None
+        if "name" not in data:
+            raise ConfigError("The experiment definition lacks 'name'.")
+        search = _table(data, "search")
+        space: dict[str, list[Any] | Range] = {}
+        for key, value in _table(search, "space", "search.space").items():
+            if isinstance(value, dict):
+                if "low" not in value or "high" not in value:
+                    raise ConfigError(f"search.space.{key}: a range needs low and high.")
+                space[key] = Range(_number(value["low"], f"{key}.low"),
+                                   _number(value["high"], f"{key}.high"),
+                                   _flag(value.get("log", False), f"{key}.log"))
+            else:
+                space[key] = list(value) if isinstance(value, list) else [value]
+        asha = data.get("asha")
+        if asha is not None and not isinstance(asha, dict):
+            raise ConfigError("asha must be a table: [asha] grace_period = 3 ...")
+        seeds = data.get("seeds", [0])
+        if not isinstance(seeds, list):
+            raise ConfigError("seeds must be a list of whole numbers, e.g. seeds = [0, 1, 2].")
+        spec = cls(
+            name=_text(data["name"], "name"),
+            description=_text(data.get("description", ""), "description"),
+            model=_text(data.get("model", TrainConfig.model), "model"),
+            writeup_recipe=_flag(data.get("writeup_recipe", False), "writeup_recipe"),
+            seeds=[_whole(s, "seeds") for s in seeds],
+            objective=_text(data.get("objective", "val_acc"), "objective"),
+            base=_table(data, "base"),
+            variants={str(k): _table(v, None, f"variants.{k}")
+                      for k, v in _table(data, "variants").items()},
+            search=SearchSpec(kind=_text(search.get("kind", "grid"), "search.kind"), space=space,
+                              n_trials=_whole(search.get("n_trials", 0), "search.n_trials"),
+                              sampler_seed=_whole(search.get("sampler_seed", 0),
+                                                  "search.sampler_seed")),
+            asha=AshaSpec(_whole(asha.get("grace_period", 3), "asha.grace_period"),
+                          _whole(asha.get("reduction_factor", 2), "asha.reduction_factor"))
+            if asha is not None else None)
         spec.validate()
         return spec
 
@@ -352,6 +358,43 @@ class ExperimentSpec:
 
     def to_toml(self) -> str:
         return dump_toml(self.to_dict())
+
+
+# --- reading a definition's values: each one the kind it must be, or one line saying so ----
+
+def _table(data: Any, key: str | None, where: str | None = None) -> dict[str, Any]:
+    value = data if key is None else data.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where or key} must be a table ([{where or key}] with KEY = VALUE "
+                          f"lines), not {type(value).__name__}.")
+    return dict(value)
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{where} must be text in quotes, not {type(value).__name__}.")
+    return value
+
+
+def _flag(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where} must be true or false, not {type(value).__name__}.")
+    return value
+
+
+def _whole(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{where} must be whole numbers, not {value!r:.40}.")
+    return value
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{where} must be a number, not {value!r:.40}.")
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond any float
+        raise ConfigError(f"{where} is too large.") from None
 
 
 def check_name(name: str, what: str = "experiment name") -> str:

@@ -53,8 +53,14 @@ def test_a_linked_definition_file_the_user_names_is_read(tmp_path: Path) -> None
     ("[base]\nlr = nan\n", "lr = nan is not a float (a finite number)"),
     ("[base]\nlr = inf\n", "is not a float"),
     ("[base]\nmodel = {a = 1}\n", "model = {'a': 1} is not a str"),
-    ("seeds = [1e400]\n", "wrong kind"),
-    ("[search]\nkind = \"random\"\nn_trials = 1e400\n", "wrong kind"),
+    ("seeds = [1e400]\n", "seeds must be whole numbers, not inf"),
+    ("seeds = [true]\n", "seeds must be whole numbers, not True"),
+    ("seeds = [1.5]\n", "seeds must be whole numbers, not 1.5"),
+    ("seeds = 3\n", "seeds must be a list"),
+    ("asha = 5\n", "asha must be a table"),
+    ("variants = 3\n", "variants must be a table"),
+    ("writeup_recipe = \"yes\"\n", "writeup_recipe must be true or false"),
+    ("[search]\nkind = \"random\"\nn_trials = 1e400\n", "search.n_trials must be whole"),
     ("[search]\nkind = \"random\"\nn_trials = 1000000000\n[search.space]\n"
      "lr = {low = 0.01, high = 0.1}\n", "n_trials from 1 to 1,000"),
     ("[search]\nkind = \"random\"\nn_trials = 2\n[search.space]\n"
@@ -162,3 +168,17 @@ def test_failed_trials_exit_2_with_one_line_naming_the_reason(tmp_path: Path) ->
     errors = [line for line in out.stderr.splitlines() if line.startswith("digitlab-cli: error")]
     assert len(errors) == 1 and "1 of 1 trials failed (first, p000-s0: Could not download" \
         in errors[0] and "--retry-failed" in errors[0]
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_predict_checks_an_image_before_reading_it(tmp_path: Path, kind: str) -> None:
+    from core.paths import bundled_model_path
+
+    if not bundled_model_path().is_file():
+        pytest.skip("the bundled model is not in this checkout")
+    image = Path("/dev/zero") if kind == "device" else tmp_path / "pipe.png"
+    if kind == "fifo":
+        os.mkfifo(image)
+    out = cli("predict", str(bundled_model_path()), str(image), check=False, timeout=60)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert ("is a device" if kind == "device" else "is a FIFO") in out.stderr
