@@ -134,8 +134,18 @@ def test_a_budget_spent_before_training_says_the_model_is_far_from_trained(mnist
     assert "far from trained" in result.verdict and "of an epoch" in result.verdict
     assert rec.statuses[-1] == result.verdict  # instead of "Training completed ..."
     assert not any(s.startswith("Training completed") for s in rec.statuses)
-    trained = train(TrainConfig(**TINY, time_budget=6.0), data=mnist)
-    assert trained.verdict == "" and trained.history[-1].test_acc > 50
+
+
+def test_the_verdict_needs_an_epoch_and_better_than_chance() -> None:
+    from core.training.budget import BudgetRecord, budget_verdict
+
+    def record(steps: int) -> BudgetRecord:
+        return BudgetRecord(budget_s=30.0, counted_from="test", steps=steps, epochs=steps / 469)
+
+    assert budget_verdict(record(1200), 99.1) == ""
+    assert "0.50 of an epoch" in budget_verdict(record(234), 97.0)
+    assert "test accuracy 11.35%" in budget_verdict(record(1200), 11.35)  # diverged, say
+    assert "1 step," in budget_verdict(record(1), 8.92)
 
 
 needs_compiler = pytest.mark.skipif(bool(speed.compile_unavailable_reason(torch.device("cpu"))),
