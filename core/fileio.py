@@ -168,6 +168,16 @@ def read_untrusted(path: Path, max_bytes: int, *, follow_links: bool = False) ->
     return data
 
 
+def check_regular_file(path: Path, max_bytes: int, *, follow_links: bool = False) -> None:
+    """`read_untrusted`'s checks without reading: for readers that stream or map a file
+    themselves (torch.load, np.load, a header read). Raises OSError saying what is wrong."""
+    path = Path(path)
+    info = path.stat() if follow_links else path.lstat()
+    if stat.S_ISLNK(info.st_mode):
+        raise OSError(f"{path.name} is a link, not a file")
+    _check_plain(path, info, max_bytes)
+
+
 def _check_plain(path: Path, info: os.stat_result, max_bytes: int) -> None:
     if stat.S_ISDIR(info.st_mode):
         raise OSError(f"{path.name} is a folder, not a file")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import shutil
 import tempfile
 import urllib.error
@@ -21,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from core.data.mnist_cache import load_cached, store_cached
+from core.data.mnist_cache import MAX_IDX_BYTES, load_cached, store_cached
 from core.errors import DatasetError
+from core.fileio import check_regular_file, read_untrusted
 from core.paths import default_data_dir
 
 if TYPE_CHECKING:
@@ -90,16 +92,21 @@ class MnistArrays:
 # --- reading IDX files -------------------------------------------------------------------------
 
 def _open_bytes(path: Path) -> bytes:
-    try:
-        raw = path.read_bytes()
+    try:  # kind and size checked before reading; the data folder's files may be links
+        raw = read_untrusted(path, MAX_IDX_BYTES, follow_links=True)
     except OSError as e:
-        raise DatasetError(f"Cannot read {path}: {e.strerror}.") from e
+        raise DatasetError(f"Cannot read {path}: {e.strerror or e}.") from e
     if raw[:2] == b"\x1f\x8b":  # gzip magic
-        try:
-            return gzip.decompress(raw)
+        try:  # unpacked to at most MAX_IDX_BYTES: a gzip bomb stops there
+            with gzip.GzipFile(fileobj=io.BytesIO(raw)) as unzipped:
+                data = unzipped.read(MAX_IDX_BYTES + 1)
         except (OSError, EOFError, gzip.BadGzipFile) as e:
             raise DatasetError(f"{path.name} is a damaged gzip archive ({e}). Delete it and fetch "
                                f"MNIST again, or point DigitLab at an intact copy.") from e
+        if len(data) > MAX_IDX_BYTES:
+            raise DatasetError(f"{path.name} unpacks to more than {MAX_IDX_BYTES // 2**20} MB; "
+                               f"it is not an MNIST file.")
+        return data
     return raw
 
 
@@ -293,6 +300,7 @@ def load_mnist(folder: Path | str | None = None, *, fetch: bool = True,
 def _header_count(path: Path) -> int:
     """The item count an IDX file's header announces, reading only the header."""
     try:
+        check_regular_file(path, MAX_IDX_BYTES, follow_links=True)  # a FIFO would block open
         with open(path, "rb") as raw:
             header = raw.read(8)
             if header[:2] == b"\x1f\x8b":  # gzip magic: the header is inside the stream

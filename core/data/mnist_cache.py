@@ -19,9 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import DigitLabError
-from core.fileio import write_atomic
+from core.fileio import check_regular_file, read_untrusted, write_atomic
 from core.paths import cache_dir
 
+# MNIST's largest file is 47 MB unpacked; a data folder may hold other IDX sets, but nothing of
+# gigabytes (or endless: a FIFO, /dev/zero) is read whole. core.data.mnist reads by it too.
+MAX_IDX_BYTES = 256 * 2**20
 CACHE_VERSION = 1  # bump when the cached layout changes: old copies are then never read
 
 
@@ -29,6 +32,7 @@ def is_worth_caching(files: dict[str, Path]) -> bool:
     """Only gzipped sources are slow to read; plain IDX files are read at disk speed."""
     for path in files.values():
         try:
+            check_regular_file(path, MAX_IDX_BYTES, follow_links=True)  # a FIFO blocks open
             with open(path, "rb") as f:
                 if f.read(2) == b"\x1f\x8b":
                     return True
@@ -44,7 +48,8 @@ def cache_key(files: dict[str, Path]) -> str:
         path = files[split]
         st = path.stat()
         digest.update(f"{split}\0{path.name}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+        digest.update(hashlib.sha256(read_untrusted(path, MAX_IDX_BYTES,
+                                                    follow_links=True)).digest())
     return digest.hexdigest()[:32]
 
 
@@ -63,6 +68,7 @@ def load_cached(files: dict[str, Path], root: Path | None = None) -> dict[str, n
             path = folder / f"{split}.npy"
             if not path.is_file():
                 return None
+            check_regular_file(path, MAX_IDX_BYTES)  # our own copy: a plain file, not a link
             array = np.load(path, mmap_mode="r", allow_pickle=False)
             if array.dtype != np.uint8 or array.ndim not in (1, 3):
                 return None

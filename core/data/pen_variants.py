@@ -28,7 +28,7 @@ import numpy as np
 
 from core.data.pen_styles import digit_skeletons
 from core.data.strokes import points_to_mnist
-from core.fileio import write_bytes_atomic
+from core.fileio import check_regular_file, write_bytes_atomic
 from core.paths import home_dir
 
 if TYPE_CHECKING:
@@ -198,6 +198,7 @@ def cached_pen_variants(images_u8: np.ndarray, labels: np.ndarray, seed: int = 0
     drawn = np.zeros((0, 28, 28), np.uint8)
     if path.is_file():
         try:
+            check_regular_file(path, 256 * 2**20)  # our cache (48 MB): a plain file, no link
             with np.load(path, allow_pickle=False) as saved:
                 keys, drawn = saved["keys"], saved["images"]
             if keys.shape[1:] != (20,) or drawn.shape[1:] != (28, 28) or len(keys) != len(drawn):

@@ -224,7 +224,7 @@ def _claim_folder(store: RunStore, run_id: str, tag: Any) -> Path:
             return folder
         except FileExistsError:
             try:
-                existing = json.loads((folder / "run.json").read_text())
+                existing = json.loads(read_untrusted(folder / "run.json", _MAX_RUN_FILE))
             except (OSError, ValueError):
                 existing = None
             if isinstance(existing, dict) and existing.get("id") == candidate \

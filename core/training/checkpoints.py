@@ -13,9 +13,11 @@ from typing import Any
 import torch
 
 from core.errors import ModelFileError
-from core.fileio import write_bytes_atomic
+from core.fileio import check_regular_file, write_bytes_atomic
 from core.training.config import TrainConfig
 from core.training.metrics import EpochMetrics
+
+MAX_CHECKPOINT_BYTES = 1 << 30  # 1 GiB: far above any zoo model's checkpoint (kilobytes)
 
 FORMAT_VERSION = 1
 
@@ -72,7 +74,8 @@ def load_checkpoint(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"Checkpoint {path} does not exist: the run saved no epoch yet.")
-    try:
+    try:  # kind and size first: torch.load would read a FIFO or a device for ever
+        check_regular_file(path, MAX_CHECKPOINT_BYTES, follow_links=True)
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # torch raises many kinds for damaged files
         raise ModelFileError(f"Checkpoint {path.name} cannot be read ({type(e).__name__}: "

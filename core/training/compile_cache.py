@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.fileio import read_untrusted
+
 if TYPE_CHECKING:
     import torch
 
@@ -92,7 +94,7 @@ def compile_times() -> dict[str, float]:
     """{"cold_s", "warm_s"}: this machine's last compiles, else the recorded defaults."""
     times = {"cold_s": DEFAULT_COLD_S, "warm_s": DEFAULT_WARM_S}
     try:
-        saved = json.loads((cache_root() / MARKER_FOLDER / TIMES_FILE).read_text())
+        saved = json.loads(read_untrusted(cache_root() / MARKER_FOLDER / TIMES_FILE, 64 * 1024))
         times.update({k: float(saved[k]) for k in times if isinstance(saved.get(k), int | float)
                       and 0 < saved[k] < 3600})
     except (OSError, ValueError, AttributeError):
@@ -122,7 +124,7 @@ def warmer_running(key: str) -> bool:
     """Whether a live warmer holds the lock for `key`."""
     lock = _lock(key)
     try:
-        pid = int(lock.read_text().strip() or 0)
+        pid = int(read_untrusted(lock, 64).decode().strip() or 0)
         age = time.time() - lock.stat().st_mtime
     except (OSError, ValueError):
         return False
