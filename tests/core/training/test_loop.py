@@ -198,3 +198,52 @@ def test_runs_created_in_the_same_second_get_their_own_folders(tmp_path) -> None
     assert len(set(ids)) == 16
     assert all((tmp_path / "runs" / i / "checkpoints").is_dir() for i in ids)
     assert sorted(r.id for r in store.list()) == sorted(ids)
+
+
+class RecordingSink:
+    """A `RunSink` that is no run store: training must need nothing else of one."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.env: dict[str, object] = {}
+        self.epochs: list[EpochMetrics] = []
+        self.steps = 0
+        self.checkpoints: list[dict] = []
+
+    @property
+    def id(self) -> str:
+        return "sink"
+
+    def load_checkpoint(self, kind: str, map_location: object = "cpu") -> dict:
+        return self.checkpoints[-1]
+
+    def note_env(self, key: str, value: object) -> None:
+        self.env[key] = value
+
+    def mark_running(self) -> None:
+        self.calls.append("running")
+
+    def add_step(self, metrics: StepMetrics) -> None:
+        self.steps += 1
+
+    def save_epoch(self, metrics: EpochMetrics, state: dict) -> None:
+        self.epochs.append(metrics)
+        self.checkpoints.append(state)
+
+    def mark(self, status: str, error: str = "") -> None:
+        self.calls.append(status)
+
+
+def test_training_saves_into_any_run_sink(mnist) -> None:
+    """The trainer knows a RunSink, not the run store: every epoch, step, fact and ending goes
+    through the sink's methods, and a run resumed from the sink's checkpoint goes on."""
+    config = TrainConfig(**SMALL)
+    sink = RecordingSink()
+    control = TrainControl()
+    rec = Recorder(control, stop_at=1000 // 50 + 3)  # stop inside epoch 2
+    assert train(config, reporter=rec, control=control, data=mnist, run=sink).status == "stopped"
+    assert sink.calls == ["running", "stopped"] and [m.epoch for m in sink.epochs] == [1]
+    assert "CPU" in str(sink.env["device"]) and sink.steps == len(rec.steps) > 0
+    result = train(config, data=mnist, run=sink, resume=True)
+    assert result.status == "completed" and sink.calls[-2:] == ["running", "completed"]
+    assert [m.epoch for m in sink.epochs] == [1, 2] and sink.checkpoints[-1]["epochs_done"] == 2
