@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 from app.compare.seed_bands import BandPlots, style_plot
 from app.compare.sweep_insight import SweepInsight
 from app.shared.dialogs import MARKDOWN, MARKDOWN_FILTER, save_file, show_error
+from app.shared.jobs import JobRunner, shutdown_all
 from app.shared.style import BAD_COLOR, OK_COLOR, series_color
 from app.shared.wording import plural
 from core.errors import DigitLabError
@@ -44,7 +45,6 @@ from core.experiments.statistics import (
     decision_metric,
     differences,
     group_stats,
-    markdown_report,
     sweep_points,
 )
 from core.experiments.storage import ExperimentStore
@@ -130,6 +130,7 @@ class ExperimentsView(QWidget):
         layout.addWidget(self.groups, 1)
         layout.addWidget(self.verdict_label)
         layout.addWidget(self.pages, 2)
+        self.jobs = JobRunner(self)  # the Markdown export
         self._spec: Any = None
         self._states: list[Any] = []
         self.refresh()
@@ -273,26 +274,30 @@ class ExperimentsView(QWidget):
 
     @Slot()
     def _export(self) -> None:
+        """The report and its PNGs, written in a job: drawing them imports matplotlib and
+        ranks a sweep's settings with Optuna, seconds the window must not freeze for."""
         if self._spec is None:
             return
         path = save_file(self, "Save the experiment report", MARKDOWN_FILTER, MARKDOWN,
                          f"{self._spec.name}.md")
         if path is None:
             return
-        from core.experiments.report_figures import links, sweep_insight, write_figures
-        from core.fileio import write_bytes_atomic
+        from core.experiments.report_figures import write_report
 
-        spec, states = self._spec, self._states
-        try:  # the figures beside the report, named after the file the user chose
-            figures = links(write_figures(spec, states, path.parent, path.stem), path)
-        except (DigitLabError, OSError):  # no matplotlib, nothing finished: the text alone
-            figures = {}
-        text = markdown_report(spec, states, self.store.sessions(spec.name), figures,
-                               sweep_insight(spec, states))
-        try:
-            write_bytes_atomic(path, text.encode("utf-8"))
-        except DigitLabError as error:
-            show_error(self, "Cannot save the report", str(error))
+        self.export_button.setEnabled(False)
+        self.export_button.setText("Exporting…")
+        self.jobs.start(write_report, self._spec, self._states,
+                        self.store.sessions(self._spec.name), path,
+                        on_done=lambda _: self._exported(), on_error=self._export_failed,
+                        on_cancelled=self._exported)
+
+    def _exported(self) -> None:
+        self.export_button.setText("Export Markdown…")
+        self.export_button.setEnabled(self._spec is not None)
+
+    def _export_failed(self, error: BaseException) -> None:
+        self._exported()
+        show_error(self, "Cannot save the report", str(error))
 
     @Slot()
     def _export_trials(self) -> None:
@@ -334,7 +339,7 @@ class ExperimentsView(QWidget):
         self.deleted.emit(name)
 
     def shutdown(self, timeout: float = 5.0) -> bool:
-        return self.insight.shutdown(timeout)
+        return shutdown_all([self.insight.jobs, self.jobs], timeout)
 
 
 class ExperimentsDialog(QDialog):

@@ -353,5 +353,6 @@ class CompareTab(QWidget):
         """For the window's close: wait up to `timeout` s for a scoring or export job (they
         cannot be interrupted half-way). False if it still runs."""
         dialog = getattr(self, "_experiments_dialog", None)  # its importance job, if any
-        jobs = [self.actions.jobs] + ([dialog.view.insight.jobs] if dialog is not None else [])
+        jobs = [self.actions.jobs] + ([dialog.view.insight.jobs, dialog.view.jobs]
+                                     if dialog is not None else [])
         return shutdown_all(jobs, timeout)

@@ -71,3 +71,20 @@ def links(written: dict[str, Path], report: Path | None) -> dict[str, str]:
                 pass
         out[kind] = path.as_posix()
     return out
+
+
+def write_report(spec: ExperimentSpec, states: list[Any], sessions: list[dict[str, Any]],
+                 path: Path) -> dict[str, Path]:
+    """The Markdown report at `path` with its figures beside it (`<stem>-curves.png`, ...);
+    without matplotlib or a finished epoch, the text alone. Returns the figures written."""
+    from core.experiments.statistics import markdown_report
+    from core.fileio import write_bytes_atomic
+
+    try:
+        written = write_figures(spec, states, path.parent, path.stem)
+    except ConfigError:  # no matplotlib, or nothing to draw yet: the report still helps
+        written = {}
+    text = markdown_report(spec, states, sessions, links(written, path),
+                           sweep_insight(spec, states))
+    write_bytes_atomic(path, text.encode("utf-8"))
+    return written

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pyqtgraph as pg
@@ -61,9 +62,15 @@ def test_export_writes_the_markdown_report(qtbot, store: RunStore, tmp_path: Pat
     monkeypatch.setattr(experiments_view, "save_file", lambda *a, **k: target)
     view = ExperimentsView(experiments)
     qtbot.addWidget(view)
-    view.export_button.click()
+    view.export_button.click()  # written in a job: the window stays responsive
+    assert view.export_button.text() == "Exporting…"
+    qtbot.waitUntil(lambda: not view.jobs.busy, timeout=30_000)
     text = target.read_text()
     assert text.startswith("# Experiment lr-sweep") and "| lr=0.02 | 2/2 |" in text
+    if importlib.util.find_spec("matplotlib"):  # the curves PNG beside it, linked
+        assert "](lr-curves.png)" in text
+        assert (target.parent / "lr-curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert view.export_button.isEnabled() and view.export_button.text() == "Export Markdown…"
 
 
 def test_an_empty_store_says_how_to_start(qtbot, tmp_path: Path) -> None:
