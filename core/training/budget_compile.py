@@ -53,12 +53,14 @@ def _sample(state: TrainState) -> torch.Tensor:
     return prepare_input(state.train.images[:state.config.batch_size], None, None)
 
 
-def _adopt(state: TrainState, record: BudgetRecord, sample: torch.Tensor) -> bool:
+def _adopt(state: TrainState, record: BudgetRecord, sample: torch.Tensor,
+           mid_run: bool = False) -> bool:
     """Compile `state.model` and train with it from the next step; False if it failed."""
     from core.training.speed import compile_for_training
 
     compiled = compile_for_training(state.model, sample, state.use_amp)
-    state.reporter.status(compiled.note)
+    if not mid_run or compiled.forward is state.model:  # its note says "before the first step"
+        state.reporter.status(compiled.note)
     record.compile_s += compiled.seconds
     state.compile_seconds += compiled.seconds
     if compiled.forward is state.model:
@@ -140,8 +142,10 @@ class CompileSwitch:
             return False
         self.done = True
         t0 = time.perf_counter()
-        if _adopt(self.state, self.record, self.sample):
+        if _adopt(self.state, self.record, self.sample, mid_run=True):
             self.record.compiled_from_step = step
-            self.record.compile += (f" Switched to the compiled model at step {step:,} "
-                                    f"({time.perf_counter() - t0:.1f} s to compile, warm).")
+            switched = (f"Switched to the compiled model at step {step:,} "
+                        f"({time.perf_counter() - t0:.1f} s to compile, warm).")
+            self.record.compile += f" {switched}"
+            self.state.reporter.status(switched)
         return True

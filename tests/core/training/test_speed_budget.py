@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -73,16 +74,18 @@ def test_the_switch_compiles_once_the_cache_is_warm_and_it_still_pays(
     from core.training.budget import BudgetRecord
 
     adopted: list[int] = []
-    monkeypatch.setattr(budget_compile, "_adopt", lambda *a: adopted.append(1) or True)
+    monkeypatch.setattr(budget_compile, "_adopt", lambda *a, **k: adopted.append(1) or True)
     monkeypatch.setattr(compile_cache, "compile_times", lambda: {"cold_s": 28.0, "warm_s": 2.5})
     ready = {"now": False}
     monkeypatch.setattr(compile_cache, "is_warm", lambda key: ready["now"])
     record = BudgetRecord(budget_s=60.0, counted_from="test")
-    switch = CompileSwitch(None, record, None, "key", warmer=None)  # type: ignore[arg-type]
+    state = SimpleNamespace(reporter=StatusRecorder())
+    switch = CompileSwitch(state, record, None, "key", warmer=None)  # type: ignore[arg-type]
     assert not switch(40.0, 100) and not adopted  # the background compile is not done
     ready["now"] = True
     assert switch(40.0, 150) and adopted == [1]
     assert record.compiled_from_step == 150 and "Switched" in record.compile
+    assert state.reporter.statuses[-1].startswith("Switched to the compiled model at step 150")
     assert not switch(30.0, 200) and adopted == [1]  # once
     late = CompileSwitch(None, BudgetRecord(60.0, "test"), None, "key", None)  # type: ignore
     assert not late(5.0, 900) and late.done  # ready, but 5 s left: not worth 2.5 s of compile
