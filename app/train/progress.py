@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from app.shared.wording import plural
+from core.training.budget import estimate_reserve
 from core.training.config import TrainConfig
 from core.training.metrics import EpochMetrics, StartInfo
 
@@ -163,12 +164,14 @@ class TrainProgress(QWidget):
 
     def _plan(self, info: StartInfo, step: int, now: float, elapsed: float) -> float:
         """The epochs the budget will reach at the step rate measured since the first step
-        (after compiling), as the trainer plans them; 0 until 2 s of steps were measured."""
+        (after compiling), less the trainer's reserve for the final evaluation and exit, as the
+        trainer plans them; 0 until 2 s of steps were measured."""
         measured = now - (self._t0 or now) - self._paused_s
         if measured < 2.0 or step <= (self._step0 or 0):
             return 0.0
         rate = (step - (self._step0 or 0)) / measured  # steps per second
-        left = max(0.0, info.time_budget - elapsed)
+        reserve = estimate_reserve(info.n_test, rate * max(1, self.batch_size))
+        left = max(0.0, info.time_budget - elapsed - reserve)
         return (step + rate * left) / info.steps_per_epoch
 
     def epoch(self, metrics: EpochMetrics) -> None:

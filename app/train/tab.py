@@ -298,11 +298,14 @@ class TrainTab(QWidget):
             self.progress.advance(part[-1].step)
             self._follow_budget_plan()
 
-    def _follow_budget_plan(self) -> None:
+    def _follow_budget_plan(self, final: float = 0.0) -> None:
         """Stretch the curves' axes and the dashed schedule over a time budget's planned
-        epochs when the plan moves by more than 5%."""
-        plan, shown = self.progress.planned_epochs, self.plots.planned_epochs
-        if not plan or (shown and abs(plan - shown) <= 0.05 * shown):
+        epochs when the plan moves by more than 5% (never short of the steps already drawn),
+        or over the `final` epochs trained once the run is over."""
+        done = float(self.plots.loss.x[-1]) if self.plots.loss.n else 0.0
+        planned = self.progress.planned_epochs
+        plan, shown = final or (max(planned, done) if planned else 0.0), self.plots.planned_epochs
+        if not plan or (not final and shown and abs(plan - shown) <= 0.05 * shown):
             return
         config = self._config
         x, lr = planned_lr(config)
@@ -335,6 +338,8 @@ class TrainTab(QWidget):
         self.status_message.emit(f"Training {outcome.status} after {outcome.length}{result}.")
         self.progress.idle(f"{outcome.status.capitalize()} · {outcome.length}{result}",
                            done=outcome.status == "completed")
+        if outcome.time_budget and outcome.epochs_trained:
+            self._follow_budget_plan(final=outcome.epochs_trained)  # what the plan became
         if outcome.epochs_done > 0:
             self.results.show_run(outcome.run_id)
         elif self.results.results is not None:

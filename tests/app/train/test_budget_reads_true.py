@@ -85,9 +85,10 @@ def test_a_budget_plan_is_measured_from_the_step_rate(qtbot, clock: Clock) -> No
     progress.advance(10)
     assert progress.planned_epochs == 0.0  # nothing measured yet
     clock.now += 5.0
-    progress.advance(110)  # 100 steps in 5 s: 20 steps/s; 45 s of the budget left
-    assert progress.planned_epochs == pytest.approx((110 + 20 * 45) / 100)
-    assert progress.headline.text() == ("1.10 epochs of ~10.10 planned · 0:15 of the 1:00 "
+    progress.advance(110)  # 100 steps in 5 s: 20 steps/s; 45 s of the budget left, less
+    reserve = 500 / (20 * 64 * 2.5) + 1.0  # the trainer's for evaluating 500 test digits, exit
+    assert progress.planned_epochs == pytest.approx((110 + 20 * (45 - reserve)) / 100)
+    assert progress.headline.text() == ("1.10 epochs of ~9.87 planned · 0:15 of the 1:00 "
                                         "time budget")
 
 
@@ -109,6 +110,11 @@ def test_the_curves_follow_the_plan_not_config_epochs(qtbot) -> None:
         tab.progress.planned_epochs = 1.5
         tab._follow_budget_plan()
         assert np.asarray(tab.plots.planned_lr_curve.getData()[0]).max() == pytest.approx(1.5)
+        tab.plots.add_steps([StepMetrics(step=180, epoch=1.8, loss=0.5, lr=0.01)])
+        tab._follow_budget_plan()  # the run went past the plan: the axis is never short of it
+        assert tab.plots.planned_epochs == pytest.approx(1.8)
+        tab._follow_budget_plan(final=1.83)  # the run's end: what the plan became
+        assert tab.plots.loss_plot.viewRange()[0][1] == pytest.approx(1.83, abs=0.06)
     finally:
         tab.shutdown()
 
