@@ -19,6 +19,7 @@ from typing import Any
 from core.errors import ConfigError
 from core.experiments.statistics import cell
 from core.experiments.trial import ExperimentReporter, TrialOutcome
+from core.text import plural
 from core.training.metrics import EpochMetrics, StartInfo
 
 TOML_EXAMPLE = """\
@@ -148,8 +149,8 @@ class ExperimentPrinter(ExperimentReporter):
     def trial_started(self, key: str, info: StartInfo) -> None:
         resumed = f", resuming after epoch {info.start_epoch}" if info.start_epoch else ""
         self.epochs[key] = info.epochs
-        print(f"{key}: training {cell(info.model)} on {cell(info.device)}, {info.epochs} epochs"
-              f"{resumed} (run {cell(info.run_id)})", flush=True)
+        print(f"{key}: training {cell(info.model)} on {cell(info.device)}, "
+              f"{plural(info.epochs, 'epoch')}{resumed} (run {cell(info.run_id)})", flush=True)
 
     def trial_epoch(self, key: str, metrics: EpochMetrics) -> None:
         m = metrics
@@ -220,7 +221,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     counts = {status: outcome.count(status) for status in
               ("completed", "early-stopped", "failed", "stopped", "interrupted", "pending")}
     summary = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
-    print(f"Experiment {spec.name}: {len(outcome.states)} trials: {summary}. "
+    print(f"Experiment {spec.name}: {plural(len(outcome.states), 'trial')}: {summary}. "
           f"{outcome.trials_run} ran in {outcome.wall_s:.1f} s. "
           f"Report: digitlab-cli experiment report {spec.name}")
     failed = [s for s in outcome.states if s.status == "failed"]
@@ -228,7 +229,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         first = failed[0]
         reason = cell(first.run.error)[:300] if first.run is not None and first.run.error \
             else "no reason recorded"
-        print(f"digitlab-cli: error: {len(failed)} of {len(outcome.states)} trials failed "
+        print(f"digitlab-cli: error: {len(failed)} of "
+              f"{plural(len(outcome.states), 'trial')} failed "
               f"(first, {first.trial.key}: {reason}). Fix that, then `digitlab-cli experiment "
               f"run {spec.name} --retry-failed`.", file=sys.stderr)
         return 2
@@ -256,7 +258,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                   "run", "reason"])
     finished = sum(1 for s in states if s.finished)
     failed = sum(1 for s in states if s.status == "failed")
-    print(f"\n{finished} of {len(states)} trials finished"
+    print(f"\n{finished} of {plural(len(states), 'trial')} finished"
           + (f", {failed} failed" if failed else "")
           + (f". Continue with: digitlab-cli experiment run {spec.name}"
              if finished + failed < len(states) else "."))
@@ -329,7 +331,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     states = store.states(spec.name, seeds=spec.seeds)
     rows = export_trials(spec, states, output)
     what = f"{rows} rows (one per trial and epoch)" if output.suffix.lower() == ".csv" else \
-        f"{rows} trials"
+        plural(rows, "trial")
     print(f"Wrote {output}: {what} of experiment {spec.name}.")
     return 0
 

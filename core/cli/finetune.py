@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from core.errors import ConfigError
-from core.text import printable
+from core.text import plural, printable
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
@@ -29,7 +29,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
                                            data_dir=str(args.data) if args.data else None,
                                            job=job)
     if skipped:
-        print(f"Skipped {len(skipped)} file(s) in {printable(str(folder))}:", file=sys.stderr)
+        print(f"Skipped {plural(len(skipped), 'file')} in {printable(str(folder))}:",
+              file=sys.stderr)
         for note in skipped[:10]:
             print(f"  {printable(note)}", file=sys.stderr)
     print(printable(result.summary()))

@@ -16,6 +16,7 @@ from core.cli.experiment import ExperimentPrinter, _write_or_print
 from core.errors import ConfigError
 from core.experiments.statistics import cell
 from core.experiments.trial import TrialOutcome
+from core.text import plural
 
 # `experiment run` options that define another kind of experiment: refused with --reproduce.
 _NOT_FOR_REPRODUCTION = ("file", "model", "writeup_recipe", "variants", "grids", "search",
@@ -105,9 +106,9 @@ def cmd_run(args: argparse.Namespace, executor: Any) -> int:
         close = getattr(executor, "close", None)
         if close:
             close()
-    print(f"Reproduction: {outcome.trials_run} trial(s) trained in {outcome.wall_s:.1f} s, "
-          f"{len(outcome.written)} record(s) written in {folder.name}/; "
-          f"{len(outcome.left)} trial(s) still without a record"
+    print(f"Reproduction: {plural(outcome.trials_run, 'trial')} trained in "
+          f"{outcome.wall_s:.1f} s, {plural(len(outcome.written), 'record')} written in "
+          f"{folder.name}/; {plural(len(outcome.left), 'trial')} still without a record"
           + (f" ({', '.join(outcome.left[:6])}{', ...' if len(outcome.left) > 6 else ''})"
              if outcome.left else "")
           + ". Table: digitlab-cli report --reproduction"
@@ -115,7 +116,9 @@ def cmd_run(args: argparse.Namespace, executor: Any) -> int:
     for problem in outcome.commit_problems:
         print(f"Not committed: {cell(problem)}", file=sys.stderr)
     if outcome.failed:
-        print(f"digitlab-cli: error: {len(outcome.failed)} trial(s) failed and are recorded "
+        were = "was" if len(outcome.failed) == 1 else "were"
+        print(f"digitlab-cli: error: {plural(len(outcome.failed), 'trial')} failed and {were} "
+              f"recorded "
               f"as failed ({', '.join(outcome.failed)}): see the table's notes, then "
               f"`digitlab-cli experiment run --reproduce --retry-failed`.", file=sys.stderr)
         return 2

@@ -307,7 +307,8 @@ class ExperimentSpec:
                  "variants", "search", "asha"}
         unknown = set(data) - known
         if unknown:
-            raise ConfigError(f"Unknown experiment key(s): {', '.join(sorted(unknown))}. "
+            what = "key" if len(unknown) == 1 else "keys"
+            raise ConfigError(f"Unknown experiment {what}: {', '.join(sorted(unknown))}. "
                               f"Known: {', '.join(sorted(known))}.")
         if "name" not in data:
             raise ConfigError("The experiment definition lacks 'name'.")

@@ -163,7 +163,8 @@ class TrainConfig:
     def with_overrides(self, **overrides: Any) -> TrainConfig:
         unknown = set(overrides) - {f.name for f in fields(self)}
         if unknown:
-            raise ConfigError(f"Unknown training setting(s): {', '.join(sorted(unknown))}.")
+            what = "setting" if len(unknown) == 1 else "settings"
+            raise ConfigError(f"Unknown training {what}: {', '.join(sorted(unknown))}.")
         return TrainConfig.from_dict({**self.to_dict(), **overrides})
 
 

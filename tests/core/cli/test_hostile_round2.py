@@ -166,7 +166,7 @@ def test_failed_trials_exit_2_with_one_line_naming_the_reason(tmp_path: Path) ->
               env={"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"})
     assert out.returncode == 2, out.stdout + out.stderr
     errors = [line for line in out.stderr.splitlines() if line.startswith("digitlab-cli: error")]
-    assert len(errors) == 1 and "1 of 1 trials failed (first, p000-s0: Could not download" \
+    assert len(errors) == 1 and "1 of 1 trial failed (first, p000-s0: Could not download" \
         in errors[0] and "--retry-failed" in errors[0]
 
 
