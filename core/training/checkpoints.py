@@ -46,6 +46,10 @@ def restore_state(state: dict[str, Any], model: torch.nn.Module,
                   optimizer: torch.optim.Optimizer, scheduler: Any,
                   ema: Any, swa: Any = None) -> tuple[int, list[EpochMetrics]]:
     """Load a captured state into freshly built objects; returns (epochs_done, history)."""
+    problem = resume_problem(state)
+    if problem:
+        raise ModelFileError(f"The checkpoint cannot be resumed from: {problem}. Use the other "
+                             f"checkpoint or train again.")
     try:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -135,6 +139,13 @@ def state_problem(state: Any) -> str | None:
     history = history_problem(state.get("history"))
     if history:
         return f"its history {history}"
+    return None
+
+
+def resume_problem(state: dict[str, Any]) -> str | None:
+    """What a checkpoint with usable weights lacks to be resumed from, or None. Reading,
+    exporting and fine-tuning need only the weights (the bundled model's checkpoint has
+    nothing more); continuing the run needs the optimizer, schedule and random state too."""
     for key in ("optimizer", "scheduler"):
         if not isinstance(state.get(key), dict):
             return f"its {key} state is missing"

@@ -73,11 +73,11 @@ def test_finetune_a_run_from_a_folder(capsys, mnist_dir: Path, tmp_path: Path,
 def test_handwriting_reports_both_proxies(capsys, mnist_dir: Path) -> None:
     model = str(bundled_model_path())
     code, out, err = run_cli(capsys, "handwriting", model, "--n", "20", "--data",
-                             str(mnist_dir))
+                             str(mnist_dir), "--proxies", "--no-real")
     assert code == 0, err
-    assert "synthetic pen writers" in out and "strokes" in out and "pixels" in out
-    assert "mean over styles" in out  # the old proxy, next to the new one
+    assert "synthetic writers" in out and "strokes" in out and "pixels" in out
+    assert "mean over styles" in out and "Spearman" in out  # both, with their caveat
     code, out, err = run_cli(capsys, "handwriting", model, "--n", "20", "--data",
-                             str(mnist_dir), "--json", "--no-writers")
+                             str(mnist_dir), "--json", "--no-real")
     report = json.loads(out)
-    assert "pen_writers" not in report and report["n"] == 20
+    assert "pen_writers" not in report and "n" not in report  # opt-in only

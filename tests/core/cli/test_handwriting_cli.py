@@ -14,7 +14,7 @@ from core.paths import bundled_model_path
 
 def test_real_writers_per_path_digit_and_writer(capsys: pytest.CaptureFixture[str], mnist_dir,
                                                 pen_digits) -> None:
-    code = main(["handwriting", str(bundled_model_path()), "--no-writers", "--n", "20", "--json"])
+    code = main(["handwriting", str(bundled_model_path()), "--n", "20", "--json"])
     out = json.loads(capsys.readouterr().out)
     assert code == 0
     real = out["real_writers"]
@@ -30,7 +30,7 @@ def test_without_the_pen_digits_it_says_so_in_one_line(capsys: pytest.CaptureFix
                                                        mnist_dir, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DIGITLAB_PENDIGITS", raising=False)
-    code = main(["handwriting", str(bundled_model_path()), "--no-writers", "--n", "10"])
+    code = main(["handwriting", str(bundled_model_path()), "--n", "10"])
     out = capsys.readouterr().out
     assert code == 0 and "real pen writers: not measured (" in out and "DIGITLAB_PENDIGITS" in out
     # Asked for by name, a missing folder is the user's error: one line, status 2.

@@ -189,13 +189,14 @@ def test_cli_prints_the_table_and_fails_cleanly(tmp_path) -> None:
         return subprocess.run([sys.executable, "-m", "core.cli", "handwriting", *args], cwd=REPO,
                               text=True, capture_output=True, timeout=120)
 
-    proc = cli(str(bundled_model_path()), "--n", "100", "--seed", "3")
+    proc = cli(str(bundled_model_path()), "--n", "100", "--seed", "3", "--proxies", "--no-real")
     assert proc.returncode == 0, proc.stderr
     assert "first 100 test digits" in proc.stdout and "mean over styles" in proc.stdout
     assert all(name in proc.stdout for name in BY_NAME)
     for args, needle in [((str(tmp_path / "missing.onnx"),), "missing.onnx"),
                          (("no-such-run",), "No run 'no-such-run'"),
-                         ((str(bundled_model_path()), "--split", "val"), "validation split")]:
+                         ((str(bundled_model_path()), "--split", "val", "--proxies"),
+                          "validation split")]:
         proc = cli(*args)
         assert proc.returncode == 2 and needle in proc.stderr, (args, proc.stderr)
         assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr

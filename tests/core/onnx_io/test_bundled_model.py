@@ -66,3 +66,40 @@ def test_repainted_digits_keep_their_accuracy(model: DigitClassifier, mnist) -> 
     acc_repainted = 100 * float((repainted_pred == labels).mean())
     print(f"original {acc_original:.2f}%  repainted {acc_repainted:.2f}%")
     assert acc_repainted >= acc_original - 0.5, (acc_original, acc_repainted)
+
+
+def test_stated_real_writer_figures_hold(model: DigitClassifier, pen_digits) -> None:
+    """The validation writers through both paths score what the README says (±0.1 point: the
+    set is fixed and seeded, so only another machine's float rounding may move a digit)."""
+    from core.data.pendigits import VALIDATION_WRITERS, evaluate_writers
+
+    report = evaluate_writers(model.predict_proba, pen_digits.of_writers(VALIDATION_WRITERS))
+    assert report.accuracy["strokes"] == pytest.approx(stated("Real pen writers, Draw tab"),
+                                                       abs=0.1)
+    assert report.accuracy["pixels"] == pytest.approx(stated("Real pen writers, predict"),
+                                                      abs=0.1)
+
+
+def test_the_shipped_checkpoint_is_the_shipped_model(model: DigitClassifier, mnist) -> None:
+    """default.pt (what fine-tuning starts from) answers as default.onnx does, loads without
+    anything to resume training with, and cannot be resumed from."""
+    import torch
+
+    from core.errors import ModelFileError
+    from core.models import build_model
+    from core.training.checkpoints import load_checkpoint, model_from_state, restore_state
+    from core.workflows.finetune import bundled_checkpoint_path
+
+    state = load_checkpoint(bundled_checkpoint_path())
+    assert state["config"]["model"] == model.metadata["digitlab.model"]
+    assert state.get("optimizer") is None and state["config"]["data_dir"] == ""
+    net = model_from_state(state)
+    images = mnist.test_images[:500].astype(np.float32) / 255
+    from core.data.mnist import normalize
+
+    with torch.inference_mode():
+        logits = net(normalize(torch.from_numpy(images).unsqueeze(1))).numpy()
+    np.testing.assert_array_equal(logits.argmax(1), model.predict_proba(images).argmax(1))
+    fresh = build_model(state["config"]["model"])
+    with pytest.raises(ModelFileError, match="cannot be resumed from: its optimizer"):
+        restore_state(state, fresh, torch.optim.SGD(fresh.parameters(), lr=0.1), None, None)
