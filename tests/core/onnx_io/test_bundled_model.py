@@ -103,3 +103,15 @@ def test_the_shipped_checkpoint_is_the_shipped_model(model: DigitClassifier, mni
     fresh = build_model(state["config"]["model"])
     with pytest.raises(ModelFileError, match="cannot be resumed from: its optimizer"):
         restore_state(state, fresh, torch.optim.SGD(fresh.parameters(), lr=0.1), None, None)
+
+
+def test_a_drawing_reads_the_same_as_strokes_and_as_a_picture(model: DigitClassifier,
+                                                              pen_digits) -> None:
+    """The Draw tab's strokes and `predict` on a PNG of them agree on the validation writers as
+    far as the input allows: a picture loses which ink is one stroke, the pen width and the
+    order, so a few near-ties may flip (README: 99.4%); a mismatch of the two preprocessing
+    paths (another size, centring or stroke width) would cost far more."""
+    from core.data.pendigits import VALIDATION_WRITERS, evaluate_writers
+
+    report = evaluate_writers(model.predict_proba, pen_digits.of_writers(VALIDATION_WRITERS))
+    assert report.agreement >= 99.0
