@@ -24,15 +24,15 @@ def score_run(run: Run, store: MyDigits | None = None, checkpoint: str | None = 
     from core.training.checkpoints import model_from_state
 
     store = store if store is not None else MyDigits()
-    images, labels = store.images_labels()
+    images, labels, skipped = store.load()  # files left out are named in score.skipped
     if labels.size == 0:
-        return score_predictions(labels, labels)
+        return score_predictions(labels, labels, skipped)
     checkpoint = resolve_checkpoint(run.record, checkpoint)  # None: never one test picked
     model = model_from_state(run.load_checkpoint(checkpoint)).cpu()
     x = normalize(torch.from_numpy(images)[:, None])  # (N, 1, 28, 28)
     with torch.inference_mode():
         predictions = torch.cat([model(batch).argmax(dim=1) for batch in x.split(1024)])
-    score = score_predictions(predictions.numpy(), labels)
+    score = score_predictions(predictions.numpy(), labels, skipped)
     if record:
         entry = score.to_record()
         entry.update(checkpoint=checkpoint, fingerprint=store.fingerprint())

@@ -121,8 +121,32 @@ def test_labelled_folders_name_what_they_skip(tmp_path: Path) -> None:
     png_header_only(folder / "3_bomb.png", 100_000, 100_000)
     (folder / "7_link.png").symlink_to(folder / "5" / "good.png")
     images, labels, skipped = labelled_pngs(folder)
-    assert labels.tolist() == [5]
+    assert labels.tolist() == [5] and images.shape == (1, 28, 28)
     notes = dict(note.split(": ", 1) for note in skipped)
     assert notes["5/pipe.png"] == "a FIFO or device, not an image file"
     assert notes["7_link.png"] == "a link; DigitLab does not follow it"
     assert "decompression bomb" in notes["3_bomb.png"]
+
+
+def test_scoring_a_run_names_the_files_it_skips(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from core.models import build_model
+    from core.runs.store import RunStore
+    from core.training.checkpoints import save_checkpoint
+    from core.training.config import TrainConfig
+    from core.workflows.my_digits import score_run
+    from tests.core.data.test_my_digits import checkpoint_of
+
+    torch.manual_seed(0)
+    config = TrainConfig(model="dl-tiny-1k").to_dict()
+    model = build_model("dl-tiny-1k").eval()
+    run = RunStore().create(config)
+    save_checkpoint(run.checkpoint_path("best"), checkpoint_of(model, config))
+    store = MyDigits(tmp_path / "my_digits")
+    store.add(digit(), 1)
+    os.mkfifo(store.root / "1" / "pipe.png")
+    png_header_only(store.root / "1" / "bomb.png", 100_000, 100_000)
+    score = score_run(run, store, "best", record=False)
+    assert score.n == 1 and len(score.skipped) == 2
+    assert any(note.startswith("1/pipe.png: a FIFO") for note in score.skipped)
+    assert any("decompression bomb" in note for note in score.skipped)
