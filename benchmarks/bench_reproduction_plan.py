@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import REPO, provenance
+from _common import REPO, emit, provenance
 
 SMOKE_BASE = {"train_subset": 2000, "test_subset": 500}  # --smoke: a tiny subset
 SMOKE_MODELS = 2
@@ -111,8 +111,14 @@ def main() -> int:
             "load_avg_1min_before": load_before, "command": info["command"], "models": rows,
             "total_hours_one_seed": round(sum(r["estimated_hours"] for r in rows), 2)}
     write_json_atomic(output, plan)
-    print(f"{len(rows)} models, {plan['total_hours_one_seed']:.2f} h for one seed each on "
-          f"{plan['threads']} torch threads. Wrote {output}.")
+    summary = (f"{len(rows)} models, {plan['total_hours_one_seed']:.2f} h for one seed each on "
+               f"{plan['threads']} torch threads. Wrote {output}.")
+    if args.smoke:  # a plumbing check: nothing to keep in the records
+        print(summary)
+    else:  # the plan is also a measurement like any other: into the records
+        emit("reproduction_plan", {k: plan[k] for k in (
+            "train_images", "test_images", "threads", "models", "total_hours_one_seed")},
+            summary)
     return 0
 
 
