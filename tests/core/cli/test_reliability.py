@@ -34,9 +34,15 @@ def cli(*args: str, env: dict[str, str] | None = None,
 
 
 def start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """The CLI as a terminal starts it: Ctrl+C (SIGINT) reaches it even when the test session
+    itself was started in the background, where the shell leaves SIGINT ignored (inherited)."""
     return subprocess.Popen([sys.executable, "-m", "core.cli", *args], cwd=REPO, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, **(env or {})})
+                            env={**os.environ, **(env or {})}, preexec_fn=_deliver_ctrl_c)
+
+
+def _deliver_ctrl_c() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Python then installs its KeyboardInterrupt
 
 
 def one_line_error(proc: subprocess.CompletedProcess[str], needle: str = "",
