@@ -79,6 +79,12 @@ _install_cpu_torch() {  # before DigitLab, so its `torch` requirement is already
        torch torchvision; then
     echo "Could not install it from $TORCH_CPU_INDEX (offline or blocked? details in $1);" \
          "installing PyPI's torch instead, CUDA libraries included." >&2
+  elif ! "$VENV/bin/python" -c 'import torchvision' >>"$1" 2>&1; then
+    # A mirror or a local wheel folder can answer for the index with a torch and torchvision
+    # that do not belong together ("operator torchvision::nms does not exist"): take PyPI's pair.
+    echo "The CPU-only torch and torchvision from $TORCH_CPU_INDEX do not work together" \
+         "(details in $1); installing PyPI's pair instead, CUDA libraries included." >&2
+    "$VENV/bin/python" -m pip uninstall -y torch torchvision >>"$1" 2>&1
   fi
 }
 
