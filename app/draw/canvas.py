@@ -348,18 +348,24 @@ class PixelPreview(QWidget):
         self.update()
 
     def paintEvent(self, event: QPaintEvent) -> None:
-        painter = QPainter(self)
-        # A whole number of screen pixels per MNIST pixel keeps every pixel the same size.
-        side = max(28, (min(self.width(), self.height()) // 28) * 28)
-        target = QRect((self.width() - side) // 2, 0, side, side)  # top: under its caption
-        painter.fillRect(target, QColor(0, 0, 0))
-        if self._image is not None:
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
-            painter.drawImage(target, self._image)
-        else:
-            painter.setPen(QColor(140, 140, 140))
-            painter.drawText(target, Qt.AlignmentFlag.AlignCenter, "no digit")
-        painter.setPen(QPen(self.palette().color(QPalette.ColorRole.Mid), 1))
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawRect(target.adjusted(0, 0, -1, -1))
-        painter.end()
+        paint_pixels(self, self._image, "no digit")
+
+
+def paint_pixels(widget: QWidget, image: QImage | None, note: str) -> None:
+    """Paint a 28×28 image on `widget`, top-centred, a whole number of screen pixels per image
+    pixel (every pixel the same size), on black with a thin frame; `note` when there is none.
+    The model-input preview and the explain heat map look alike through this."""
+    painter = QPainter(widget)
+    side = max(28, (min(widget.width(), widget.height()) // 28) * 28)
+    target = QRect((widget.width() - side) // 2, 0, side, side)  # top: under its caption
+    painter.fillRect(target, QColor(0, 0, 0))
+    if image is not None:
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        painter.drawImage(target, image)
+    else:
+        painter.setPen(QColor(140, 140, 140))
+        painter.drawText(target, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, note)
+    painter.setPen(QPen(widget.palette().color(QPalette.ColorRole.Mid), 1))
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    painter.drawRect(target.adjusted(0, 0, -1, -1))
+    painter.end()

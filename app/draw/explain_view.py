@@ -14,10 +14,11 @@ import os
 import threading
 
 import numpy as np
-from PySide6.QtCore import QRect, QSettings, Qt, Slot
-from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPalette, QPen
+from PySide6.QtCore import QSettings, Qt, Slot
+from PySide6.QtGui import QImage, QPaintEvent, QPalette
 from PySide6.QtWidgets import QCheckBox, QLabel, QVBoxLayout, QWidget
 
+from app.draw.canvas import paint_pixels
 from app.shared.jobs import JobRunner
 from core.onnx_io.classifier import DigitClassifier
 from core.onnx_io.explain import Explanation, heat_rgb, occlusion
@@ -58,19 +59,7 @@ class HeatMap(QWidget):
         return self._image is not None
 
     def paintEvent(self, event: QPaintEvent) -> None:
-        painter = QPainter(self)
-        side = max(28, (min(self.width(), self.height()) // 28) * 28)
-        target = QRect((self.width() - side) // 2, 0, side, side)
-        painter.fillRect(target, QColor(0, 0, 0))
-        if self._image is not None:
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
-            painter.drawImage(target, self._image)
-        else:
-            painter.setPen(QColor(140, 140, 140))
-            painter.drawText(target, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                             self.note)
-        painter.setPen(QPen(self.palette().color(QPalette.ColorRole.Mid), 1))
-        painter.drawRect(target.adjusted(0, 0, -1, -1))
+        paint_pixels(self, self._image, self.note)
 
 
 class ExplainView(QWidget):

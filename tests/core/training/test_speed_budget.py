@@ -91,15 +91,6 @@ def test_the_switch_compiles_once_the_cache_is_warm_and_it_still_pays(
     assert not late(5.0, 900) and late.done  # ready, but 5 s left: not worth 2.5 s of compile
 
 
-@pytest.fixture
-def torch_threads(monkeypatch: pytest.MonkeyPatch):
-    before = torch.get_num_threads()
-    monkeypatch.setattr(speed, "_THREADS", {})
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    yield before
-    torch.set_num_threads(before)
-
-
 def test_a_budget_run_times_each_thread_count_and_records_it(mnist, torch_threads: int) -> None:
     if torch_threads < 2:
         pytest.skip("one core: nothing to choose")

@@ -91,16 +91,6 @@ def test_the_budget_plans_from_the_rate_of_the_chosen_count() -> None:
     assert rec.ended_at_s == pytest.approx(30.0 - rec.reserve_s, abs=0.06)
 
 
-@pytest.fixture
-def torch_threads(monkeypatch: pytest.MonkeyPatch):
-    """Put torch's threads and the module's memory of them back after the test."""
-    before = torch.get_num_threads()
-    monkeypatch.setattr(speed, "_THREADS", {})
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    yield before
-    torch.set_num_threads(before)
-
-
 def test_all_cores_and_one_are_tried_unless_someone_chose(
         torch_threads: int, monkeypatch: pytest.MonkeyPatch) -> None:
     cores = torch_threads
