@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import shlex
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -83,6 +85,42 @@ def emit(name: str, figures: dict[str, Any], line: str) -> None:
     print(json.dumps({"benchmark": name, **figures, "machine": entry["machine"],
                       "commit": entry["commit"]}, default=str))
     print(line)
+
+
+def budget_run(budget: float, seed: int, device: str, extra: list[str],
+                 env: dict[str, str] | None = None) -> dict:
+    """One `digitlab-cli train --time-budget` process, its whole wall time measured from outside:
+    accuracy (validation too, with --val-split in `extra`) and what the run chose."""
+    from core.runs.store import RunStore
+
+    cmd = [sys.executable, "-m", "core.cli", "train", "--time-budget", f"{budget:g}",
+           "--device", device, "--seed", str(seed), "--quiet", *extra]
+    load = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - t0
+    if out.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd[1:])} failed:\n{out.stderr[-2000:]}")
+    run_id = re.search(r"Run: (\S+)", out.stdout)
+    if run_id is None:
+        raise SystemExit(f"no run id in the output of {' '.join(cmd[1:])}:\n{out.stdout}")
+    record = RunStore().get(run_id.group(1)).record
+    final = record.history[-1]
+    chosen = record.env.get("time_budget", {})
+    return {"budget_s": budget, "seed": seed, "model": record.model, "run": record.id,
+            "wall_s": round(wall, 2), "test_acc": final["test_acc"],
+            "val_acc": final.get("val_acc"),
+            "steps": chosen.get("steps"), "epochs": round(chosen.get("epochs", 0.0), 3),
+            "steps_per_s": round(chosen.get("final_steps_per_s", 0.0), 1),
+            "startup_s": round(chosen.get("startup_s", 0.0), 2),
+            "training_s": round(chosen.get("training_s", 0.0), 2),
+            "evaluation_s": round(chosen.get("evaluation_s", 0.0), 2),
+            "compile": chosen.get("compile", ""), "compile_s": chosen.get("compile_s", 0.0),
+            "compiled_from_step": chosen.get("compiled_from_step", -1),
+            "threads": chosen.get("threads"), "threads_step_ms": chosen.get("threads_step_ms"),
+            "thread_trials": chosen.get("thread_trials"), "precision": chosen.get("precision"),
+            "verdict": chosen.get("verdict", ""),
+            "load_before": round(load, 2), "load_after": round(os.getloadavg()[0], 2)}
 
 
 def percentile(values: list[float], q: float) -> float:

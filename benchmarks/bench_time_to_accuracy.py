@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -36,43 +35,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import REPO, EagerBaseline, emit
+from _common import REPO, EagerBaseline, budget_run, emit
 
 TARGETS = {30: 99.4, 60: 99.5}  # issue 17: test accuracy each seed must reach in that budget
 OVERRUN_S = 10.0  # ... with the whole process at most this much longer than its budget
-
-
-def digitlab_run(budget: float, seed: int, device: str, extra: list[str],
-                 env: dict[str, str] | None = None) -> dict:
-    """One `digitlab-cli train --time-budget` process: wall time, accuracy, what it chose."""
-    from core.runs.store import RunStore
-
-    cmd = [sys.executable, "-m", "core.cli", "train", "--time-budget", f"{budget:g}",
-           "--device", device, "--seed", str(seed), "--quiet", *extra]
-    load = os.getloadavg()[0]
-    t0 = time.perf_counter()
-    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env)
-    wall = time.perf_counter() - t0
-    if out.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd[1:])} failed:\n{out.stderr[-2000:]}")
-    run_id = re.search(r"Run: (\S+)", out.stdout)
-    if run_id is None:
-        raise SystemExit(f"no run id in the output of {' '.join(cmd[1:])}:\n{out.stdout}")
-    record = RunStore().get(run_id.group(1)).record
-    final = record.history[-1]
-    chosen = record.env.get("time_budget", {})
-    return {"budget_s": budget, "seed": seed, "model": record.model, "run": record.id,
-            "wall_s": round(wall, 2), "test_acc": final["test_acc"],
-            "steps": chosen.get("steps"), "epochs": round(chosen.get("epochs", 0.0), 3),
-            "steps_per_s": round(chosen.get("final_steps_per_s", 0.0), 1),
-            "startup_s": round(chosen.get("startup_s", 0.0), 2),
-            "training_s": round(chosen.get("training_s", 0.0), 2),
-            "evaluation_s": round(chosen.get("evaluation_s", 0.0), 2),
-            "compile": chosen.get("compile", ""), "compile_s": chosen.get("compile_s", 0.0),
-            "compiled_from_step": chosen.get("compiled_from_step", -1),
-            "threads": chosen.get("threads"), "threads_step_ms": chosen.get("threads_step_ms"),
-            "verdict": chosen.get("verdict", ""),
-            "load_before": round(load, 2), "load_after": round(os.getloadavg()[0], 2)}
 
 
 def wait_for_background_compiles(cache: Path, limit_s: float = 600.0) -> float:
@@ -165,7 +131,7 @@ def main() -> None:
     for seed in args.seeds:
         for budget in args.budgets:
             extra = [*args.train_option, "--train-subset", str(args.train_subset)]
-            run = digitlab_run(budget, seed, args.device, extra, env)
+            run = budget_run(budget, seed, args.device, extra, env)
             run["cache_at_start"] = ("empty" if args.cache == "cold" and not runs else
                                      "as the runs before left it" if args.cache == "cold"
                                      else "the user's")

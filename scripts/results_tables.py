@@ -213,14 +213,8 @@ TABLES = [
         r["figures"]["torch_wheel"], f"{r['figures']['build_s']:.0f} s",
         r["figures"]["folder_size"], r["figures"]["largest_parts"], r["figures"]["self_test"]]),
         ["torch wheel", "build time", "folder size", "largest parts", "self-test"]),
-    Table("budget_recipe", _one("budget_recipe", lambda r: [
-        f"{r['figures']['model']}: "
-        f"{r['figures'].get('note') or _overrides(r['figures']['overrides'])}",
-        f"{r['figures']['steps']:,} ({r['figures']['epochs']:.2f})",
-        _nums(s["val_acc"] for s in r["figures"]["per_seed"]),
-        _pct(r["figures"]["mean_val_acc"]), f"{r['figures']['mean_val_loss']:.4f}",
-        _nums(s["test_acc"] for s in r["figures"]["per_seed"])]),
-        ["recipe", "steps (epochs)", "validation per seed", "mean", "mean loss",
+    Table("budget_recipe", _one("budget_recipe", lambda r: _budget_recipe_row(r["figures"])),
+        ["recipe", "length", "validation per seed", "mean", "mean loss",
          "test per seed (recorded only)"]),
     Table("time_to_accuracy", lambda r: _time_to_accuracy_rows(r), [
         "budget", "DigitLab test accuracy per seed", "process wall time per seed",
@@ -249,6 +243,21 @@ def _startup_spans(run: dict[str, Any]) -> str:
     return ", ".join(f"{label} {run[key]:.1f} s" for key, label in names.items() if key in run)
 
 
+def _budget_recipe_row(f: dict[str, Any]) -> list[str]:
+    """A recipe compared after a fixed step count (`--steps`: per_seed) or in real time-budget
+    processes (`--seconds`: runs, their step counts as the clock gave them)."""
+    recipe = f"{f['model']}: {f.get('note') or _overrides(f['overrides'])}"
+    if "seconds" in f:
+        runs = f["runs"]
+        steps = ", ".join(f"{r['steps']:,}" for r in runs)
+        return [recipe, f"{f['seconds']:g} s budget ({steps} steps)",
+                _nums(r["val_acc"] for r in runs), _pct(f["mean_val_acc"]), "–",
+                _nums(r["test_acc"] for r in runs)]
+    return [recipe, f"{f['steps']:,} steps ({f['epochs']:.2f} epochs)",
+            _nums(s["val_acc"] for s in f["per_seed"]), _pct(f["mean_val_acc"]),
+            f"{f['mean_val_loss']:.4f}", _nums(s["test_acc"] for s in f["per_seed"])]
+
+
 def _budget_run_did(d: dict[str, Any]) -> str:
     """What one budget run did about compiling and threads, in a few words (older records
     without these figures: "–")."""
@@ -262,6 +271,8 @@ def _budget_run_did(d: dict[str, Any]) -> str:
         did += f" ({d['compile_s']:.1f} s compiling)"
     if d.get("cache_at_start") == "empty":
         did = f"empty cache: {did}"
+    if d.get("precision") == "bf16":
+        did += ", bf16"
     if d.get("threads"):
         did += f", {d['threads']} thr"
     if d.get("verdict"):

@@ -38,6 +38,10 @@ MEASURE_SECONDS = 0.5  # measure at least this long (and MEASURE_STEPS) before t
 MEASURE_STEPS = 10
 REPLAN_SECONDS = 0.5  # re-plan this often
 RATE_WINDOW_SECONDS = 3.0  # the rate of the last few seconds: follows a change of load quickly
+# Time the thread counts again this often: one slow step in a 4-step trial once sent a run on an
+# idle 2-core machine to 1 thread for the whole budget (42.8 steps/s instead of ~60), and another
+# program may start or end mid-run. A re-timing costs ~10 steps, half at the slower count.
+RETIME_THREADS_SECONDS = 5.0
 EXIT_SECONDS = 1.0  # saving the run, ending the process (torch's teardown) and a margin
 _SCHEDULE_RESOLUTION = 1_000_000  # progress → a step count for lr_multiplier
 # A run that ends with less training than this, or this inaccurate, is called far from trained.
@@ -115,8 +119,12 @@ class BudgetRecord:
     threads: int = 0  # torch CPU threads it trained with (0: not on the CPU)
     threads_chosen_by: str = ""  # "measured", "OMP_NUM_THREADS or set by the caller", ...
     threads_step_ms: dict[str, float] = field(default_factory=dict)  # median step per count
+    thread_trials: int = 0  # how many times the counts were timed (every RETIME_THREADS_SECONDS)
+    eager_threads_step_ms: dict[str, float] = field(default_factory=dict)  # before a switch
     compile: str = ""  # what it did about torch.compile, and why
     compile_s: float = 0.0  # spent compiling (before the first step, or when it switched)
+    compile_speedup: float = 0.0  # compiled over eager step speed it decided on (0: no choice)
+    precision: str = "fp32"  # "bf16": trained under bf16 autocast (speed.autocast_bf16)
     compiled_from_step: int = -1  # the step it switched to the compiled model at (-1: never)
     verdict: str = ""  # "" when trained; else why the model is far from trained
 
@@ -138,7 +146,7 @@ class ThreadTrial:
     HOPELESS = 3.0  # or at 1 step this many times slower
 
     def __init__(self, candidates: list[int], set_threads: Callable[[int], None],
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+                 clock: Callable[[], float] = time.perf_counter, skip: int = SKIP_STEPS) -> None:
         self.candidates = candidates
         self.set_threads = set_threads
         self.clock = clock
@@ -146,7 +154,7 @@ class ThreadTrial:
         self.chosen = candidates[0] if len(candidates) == 1 else 0
         self.done = len(candidates) < 2
         self._index = 0
-        self._skip = SKIP_STEPS  # the first steps of a run are slow whatever the count
+        self._skip = skip  # the first steps of a run are slow whatever the count
         self._last = 0.0
 
     def start(self) -> None:
@@ -181,6 +189,12 @@ class ThreadTrial:
         self.set_threads(self.chosen)
         self.done = True
         return True
+
+    def again(self, skip: int = SKIP_STEPS) -> ThreadTrial:
+        """A new trial over the same counts, its first `skip` steps not timed: mid-run (the
+        load may have changed, the last timing may have been unlucky) or after a switch to the
+        compiled model (a count that lost eagerly may win compiled: warm-up again)."""
+        return ThreadTrial(self.candidates, self.set_threads, self.clock, skip)
 
     @property
     def current(self) -> int:
@@ -221,7 +235,8 @@ class TimeBudget:
         self._first_step_at = 0.0
         self._last_plan_at = 0.0
         self._marks: deque[tuple[float, int]] = deque()  # (time, steps) for the rate window
-        self.trial: ThreadTrial | None = None  # times the first steps per thread count (CPU)
+        self.trial: ThreadTrial | None = None  # times the steps per thread count (CPU)
+        self._trial_ended_at = 0.0
         self.switch: CompileSwitch | None = None  # swaps in a compiled model when it pays
 
     @property
@@ -264,7 +279,15 @@ class TimeBudget:
             if self.trial.step_done(paused=paused_s > 0):  # it has just chosen
                 self.record.threads = self.trial.chosen
                 self.record.threads_step_ms = self.trial.step_ms()
+                self.record.thread_trials += 1
+                self._trial_ended_at = self.clock()
                 self._restart_rate()
+            return
+        now = self.clock()
+        if (self.trial is not None and now - self._trial_ended_at >= RETIME_THREADS_SECONDS
+                and self.deadline - now > RETIME_THREADS_SECONDS / 2):  # not in the last steps
+            self.trial = self.trial.again(skip=1)  # the step after a change of count is slow
+            self.trial.start()
             return
         if not self._marks:
             if self.steps >= SKIP_STEPS:
@@ -274,6 +297,10 @@ class TimeBudget:
             return
         if self.switch is not None and self.switch(self.deadline - self.clock(), self.steps):
             self._restart_rate()  # the compiled model steps at another rate
+            if self.trial is not None:  # ... and its fastest thread count may be another
+                self.record.eager_threads_step_ms = self.trial.step_ms()
+                self.trial = self.trial.again()
+                self.trial.start()
             return
         self.sync()
         active = self._active_time()
@@ -377,6 +404,7 @@ def new_budget(state: TrainState, start: BudgetStart) -> TimeBudget:
     n_eval = views * (len(state.test) + (len(state.val) if state.val is not None else 0))
     budget = TimeBudget(config.time_budget, start.at, state.steps_per_epoch, config.batch_size,
                         n_eval, counted_from=start.what, sync=sync)
+    budget.record.precision = "bf16" if state.use_amp else "fp32"
     from core.training.budget_compile import plan_compile
 
     plan_compile(state, budget)  # compile now, later (when it pays) or never
@@ -440,7 +468,8 @@ def budget_summary(rec: BudgetRecord) -> str:
     return (f"Time budget {rec.budget_s:g} s (counted from {rec.counted_from}): "
             f"{rec.steps:,} steps = {rec.epochs:.2f} epochs at {rec.final_steps_per_s:.1f} "
             f"steps/s (measured first: {rec.measured_steps_per_s:.1f}; planned "
-            f"{rec.planned_steps:,}{f', {rec.threads} CPU threads' if rec.threads else ''}); "
+            f"{rec.planned_steps:,}{f', {rec.threads} CPU threads' if rec.threads else ''}, "
+            f"{rec.precision}); "
             f"{_threads_note(rec)}{rec.compile + ' ' if rec.compile else ''}"
             f"start-up {rec.startup_s:.1f} s, training "
             f"{rec.training_s:.1f} s, evaluation {rec.evaluation_s:.1f} s, done at "

@@ -1,24 +1,28 @@
 """Whether a time-budget run compiles its model: only when the compile pays for itself.
 
-Compiling makes each CPU step ~1.3x faster but costs its time first: ~2.5 s when torch's cache
-holds the model (warm), ~28 s when it does not (cold; ~50 s on a loaded machine). A cold compile
-in a 30 s budget left one training step (8.9% test accuracy). So, with `left` the seconds the
-budget has left and `cost` the compile's expected seconds, compiling is worth it when the steps
-gained after it exceed the steps lost during it:
+Compiling makes each CPU step `speedup` times faster but costs its time first: ~2.5 s when
+torch's cache holds the model (warm), ~28 s when it does not (cold; ~50 s on a loaded machine).
+A cold compile in a 30 s budget left one training step (8.9% test accuracy). So, with `left` the
+seconds the budget has left and `cost` the compile's expected seconds, compiling is worth it when
+the steps gained after it exceed the steps lost during it:
 
     (left - cost) * speedup > left   <=>   left > cost * speedup / (speedup - 1)
 
-i.e. beyond ~11 s warm and ~120 s cold here. A run that does not compile trains eagerly at once;
-when the cache was cold it starts a low-priority background process that compiles the model
-into the cache (core/training/compile_cache.py), so later runs find it warm, and this run
-switches to the compiled model if that process is done while the switch still pays. The
-switch compiles the same weights in this process (a warm compile: the weights, BatchNorm
-statistics and gradients are put back, see speed.compile_for_training) between two steps.
+i.e. beyond ~11 s warm and ~120 s cold at 1.3x. The speed-up is this machine's, measured by the
+background compile (compile_cache.measured_speedup; 1.3x is assumed until then): with bf16
+autocast on the 2-core EPYC it measured ~1.0x, and such a machine never compiles. A run that
+does not compile trains eagerly at once; when the cache was cold it starts a low-priority
+background process that compiles the model into the cache (core/training/compile_cache.py), so
+later runs find it warm, and this run switches to the compiled model if that process is done
+while the switch still pays (then times the thread counts again). The switch compiles the same
+weights in this process (a warm compile: the weights, BatchNorm statistics and gradients are
+put back, see speed.compile_for_training) between two steps.
 Torch-free but for the compile itself. Only the CPU decides: elsewhere the run compiles as any.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -32,19 +36,32 @@ if TYPE_CHECKING:
     from core.training.state import TrainState
 
 
+MIN_SPEEDUP = 1.05  # a measured speed-up below this is noise: compiling never pays
+
+
 @dataclass(frozen=True)
 class CompileChoice:
     compile: bool
     expected_s: float  # what the compile should cost
-    pays_after_s: float  # the time left beyond which it pays
+    pays_after_s: float  # the time left beyond which it pays (inf: never)
 
 
 def choose_compile(left_s: float, warm: bool, cold_s: float, warm_s: float,
                    speedup: float = compile_cache.CPU_COMPILE_SPEEDUP) -> CompileChoice:
     """Compile when `left_s` seconds of budget are enough for the compile to pay (see above)."""
     cost = warm_s if warm else cold_s
+    if speedup < MIN_SPEEDUP:
+        return CompileChoice(False, cost, math.inf)
     pays_after = cost * speedup / (speedup - 1.0)
     return CompileChoice(left_s > pays_after, cost, pays_after)
+
+
+def compile_speedup(key: str) -> tuple[float, str]:
+    """(this machine's compiled-step speed-up for `key`, how it is known) for the record."""
+    measured = compile_cache.measured_speedup(key)
+    if measured is None:
+        return compile_cache.CPU_COMPILE_SPEEDUP, "assumed until measured"
+    return measured, "measured here"
 
 
 def _sample(state: TrainState) -> torch.Tensor:
@@ -94,23 +111,32 @@ def plan_compile(state: TrainState, budget: TimeBudget) -> None:
     warm = compile_cache.is_warm(key)
     times = compile_cache.compile_times()
     left = budget.deadline - budget.clock() - record.reserve_s
-    choice = choose_compile(left, warm, times["cold_s"], times["warm_s"])
+    speedup, known = compile_speedup(key)
+    record.compile_speedup = round(speedup, 3)
+    choice = choose_compile(left, warm, times["cold_s"], times["warm_s"], speedup)
     cache = "warm" if warm else "cold"
+    if math.isinf(choice.pays_after_s):
+        record.compile = (f"Trained eagerly: a compiled step is only {speedup:.2f}x as fast as an "
+                          "eager one on this machine (measured), so compiling never pays.")
+        state.reporter.status(record.compile)
+        return
     if choice.compile:
         state.reporter.status(f"Compiling the model (cache {cache}: ~{choice.expected_s:.0f} s, "
                               f"{left:.0f} s left)…")
         if _adopt(state, record, sample):
-            record.compile = (f"Compiled first (cache {cache}, {record.compile_s:.1f} s; it "
-                              f"pays beyond {choice.pays_after_s:.0f} s left, {left:.0f} s were).")
+            record.compile = (f"Compiled first (cache {cache}, {record.compile_s:.1f} s; at "
+                              f"{speedup:.2f}x, {known}, it pays beyond "
+                              f"{choice.pays_after_s:.0f} s left, {left:.0f} s were).")
             record.compiled_from_step = 0
         return
     record.compile = (f"Trained eagerly: a compile with the cache {cache} (~"
-                      f"{choice.expected_s:.0f} s) pays only with more than "
-                      f"{choice.pays_after_s:.0f} s left; {left:.0f} s were.")
+                      f"{choice.expected_s:.0f} s, then {speedup:.2f}x, {known}) pays only with "
+                      f"more than {choice.pays_after_s:.0f} s left; {left:.0f} s were.")
     warmer = None
     if not warm:
         try:
-            warmer = compile_cache.start_warmer(config.model, config.batch_size, key)
+            warmer = compile_cache.start_warmer(config.model, config.batch_size, key,
+                                                state.use_amp)
             record.compile += " The model compiles in a background process for later runs."
         except OSError as e:  # no process to spare: later runs decide again
             record.compile += f" (No background compile: {e}.)"
@@ -135,7 +161,15 @@ class CompileSwitch:
         ready = self.warmer.ready() if self.warmer is not None else compile_cache.is_warm(self.key)
         if not ready:
             return False
-        choice = choose_compile(left_s, True, 0.0, compile_cache.compile_times()["warm_s"])
+        speedup, _ = compile_speedup(self.key)  # the warmer has just measured it
+        self.record.compile_speedup = round(speedup, 3)
+        choice = choose_compile(left_s, True, 0.0, compile_cache.compile_times()["warm_s"],
+                                speedup)
+        if math.isinf(choice.pays_after_s):
+            self.done = True
+            self.record.compile += (f" The background compile measured {speedup:.2f}x: "
+                                    "not worth switching.")
+            return False
         if not choice.compile:
             if self.warmer is None:  # warm from the start but too short: nothing will change
                 self.done = True

@@ -54,6 +54,26 @@ def device_recipe(device_type: str, recipe: dict[str, Any], is_ours: bool) -> di
     return {"compile": False}
 
 
+def cpu_computes_bf16() -> bool:
+    """Whether this CPU has bf16 arithmetic in hardware (AVX512-BF16 or AMX): there, bf16
+    autocast makes a dl-dilated-8k training step ~1.6x faster (eager, 2-core EPYC: 20 ms
+    against 33 ms at batch 128); without it bf16 is emulated and slower than fp32."""
+    import torch
+
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
+
+
+def autocast_bf16(config: Any, device: torch.device) -> bool:
+    """Whether a run trains under bf16 autocast: on CUDA with `config.amp`, on a CPU with
+    `config.cpu_bf16` where the CPU computes bf16 natively; never on MPS."""
+    if device.type == "cuda":
+        return bool(config.amp)
+    if device.type == "cpu":
+        return bool(getattr(config, "cpu_bf16", False)) and cpu_computes_bf16()
+    return False
+
+
 _THREADS: dict[str, int] = {}  # "default": torch's count before our first change; "set": ours
 
 

@@ -26,7 +26,7 @@ from core.training.devices import device_label, resolve_device
 from core.training.ema import WeightEMA
 from core.training.evaluate import prepare_input
 from core.training.metrics import EpochMetrics, StartInfo
-from core.training.speed import compile_for_training
+from core.training.speed import autocast_bf16, compile_for_training
 from core.training.swa import WeightAverage
 
 
@@ -36,7 +36,7 @@ class TrainState:
 
     config: TrainConfig
     device: torch.device
-    use_amp: bool  # bf16 autocast (CUDA only)
+    use_amp: bool  # bf16 autocast (speed.autocast_bf16)
     model: torch.nn.Module  # the weights being trained
     forward: Any  # callable for training steps: the compiled model when compiling, same weights
     optimizer: torch.optim.Optimizer
@@ -121,7 +121,7 @@ def build_state(config: TrainConfig, reporter: Reporter, control: TrainControl,
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: lr_multiplier(config, s, total_steps))
     state = TrainState(
-        config=config, device=device, use_amp=config.amp and device.type == "cuda", model=model,
+        config=config, device=device, use_amp=autocast_bf16(config, device), model=model,
         forward=model, optimizer=optimizer, scheduler=scheduler,
         ema=WeightEMA(model, config.ema_decay) if config.ema else None,
         swa=WeightAverage(model) if config.swa_epochs else None,

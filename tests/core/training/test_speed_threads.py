@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from core.training import speed
-from core.training.budget import SKIP_STEPS, ThreadTrial, TimeBudget
+from core.training.budget import RETIME_THREADS_SECONDS, SKIP_STEPS, ThreadTrial, TimeBudget
 from core.training.speed import choose_threads, threads_to_try
 
 
@@ -89,6 +89,28 @@ def test_the_budget_plans_from_the_rate_of_the_chosen_count() -> None:
     assert rec.threads == 1 and rec.threads_step_ms == {"1": 50.0, "2": 300.0}
     assert rec.measured_steps_per_s == pytest.approx(20.0)  # 1 thread's rate, not a mix
     assert rec.ended_at_s == pytest.approx(30.0 - rec.reserve_s, abs=0.06)
+
+
+def test_the_counts_are_timed_again_during_the_run_and_follow_the_load() -> None:
+    """Idle at first (2 threads win), then another program takes a core (2 threads become
+    hopeless): a later timing moves the run to 1 thread; one unlucky trial is not for good."""
+    clock, current = FakeClock(), {"n": 0}
+    budget = TimeBudget(60.0, clock.t - 3.0, steps_per_epoch=468, batch_size=128,
+                        n_eval_images=10_000, clock=clock)
+    budget.trial = ThreadTrial([1, 2], lambda n: current.update(n=n), clock=clock)
+    budget.begin()
+    began, counts_in_force = clock.t, []
+    while not budget.finished:
+        busy = clock.t - began > 20.0
+        clock.t += {2: 0.5 if busy else 0.02, 1: 0.04}[current["n"]]
+        budget.step_done()
+        counts_in_force.append((round(clock.t - began), current["n"]))
+    rec = budget.end()
+    assert rec.thread_trials >= 60 / RETIME_THREADS_SECONDS - 3
+    assert {n for t, n in counts_in_force if 5 < t < 20} >= {2}  # idle: mostly 2
+    late = [n for t, n in counts_in_force if t > 30]
+    assert late.count(1) > 0.95 * len(late)  # busy: 1, but for the re-timings' single steps
+    assert rec.threads == 1 and rec.ended_at_s <= 60.0
 
 
 def test_all_cores_and_one_are_tried_unless_someone_chose(
