@@ -238,6 +238,7 @@ class TimeBudget:
         self.trial: ThreadTrial | None = None  # times the steps per thread count (CPU)
         self._trial_ended_at = 0.0
         self.switch: CompileSwitch | None = None  # swaps in a compiled model when it pays
+        self.after_run: list[Callable[[], None]] = []  # `close` calls these, in order
 
     @property
     def deadline(self) -> float:
@@ -344,6 +345,13 @@ class TimeBudget:
             rec.replans += 1
         rec.final_steps_per_s = rate
 
+    def close(self) -> None:
+        """However the run ended (done, stopped, failed): what was to follow it (e.g. the
+        background compile it left for later runs)."""
+        hooks, self.after_run = self.after_run, []
+        for hook in hooks:
+            hook()
+
     def end(self, evaluation_s: float = 0.0) -> BudgetRecord:
         """Close the record once training (and the final evaluation) are over."""
         now = self.clock()
@@ -407,6 +415,11 @@ def new_budget(state: TrainState, start: BudgetStart) -> TimeBudget:
     budget.record.precision = "bf16" if state.use_amp else "fp32"
     from core.training.budget_compile import plan_compile
 
+    if device.type == "cpu":  # background compiles wait while this run trains
+        from core.training import compile_cache
+
+        mark = compile_cache.mark_training()
+        budget.after_run.append(lambda: compile_cache.unmark_training(mark))
     plan_compile(state, budget)  # compile now, later (when it pays) or never
     if device.type == "cpu":
         budget.record.threads = torch.get_num_threads()

@@ -11,17 +11,19 @@ the steps gained after it exceed the steps lost during it:
 i.e. beyond ~11 s warm and ~120 s cold at 1.3x. The speed-up is this machine's, measured by the
 background compile (compile_cache.measured_speedup; 1.3x is assumed until then): with bf16
 autocast on the 2-core EPYC it measured ~1.0x, and such a machine never compiles. A run that
-does not compile trains eagerly at once; when the cache was cold it starts a low-priority
-background process that compiles the model into the cache (core/training/compile_cache.py), so
-later runs find it warm, and this run switches to the compiled model if that process is done
-while the switch still pays (then times the thread counts again). The switch compiles the same
-weights in this process (a warm compile: the weights, BatchNorm statistics and gradients are
-put back, see speed.compile_for_training) between two steps.
+does not compile trains eagerly at once; when the cache was cold, it leaves a background
+process behind that compiles the model into the cache once no time-budget run is training
+(core/training/compile_cache.py; beside the run it took a core from it), so later runs find it
+warm and know the speed-up. A run switches to the compiled model mid-way when another process's
+compile finishes while a warm compile still pays (then times the thread counts again): the
+same weights are compiled in this process (a warm compile: weights, BatchNorm statistics and
+gradients are put back, see speed.compile_for_training) between two steps.
 Torch-free but for the compile itself. Only the CPU decides: elsewhere the run compiles as any.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -132,16 +134,18 @@ def plan_compile(state: TrainState, budget: TimeBudget) -> None:
     record.compile = (f"Trained eagerly: a compile with the cache {cache} (~"
                       f"{choice.expected_s:.0f} s, then {speedup:.2f}x, {known}) pays only with "
                       f"more than {choice.pays_after_s:.0f} s left; {left:.0f} s were.")
-    warmer = None
     if not warm:
-        try:
-            warmer = compile_cache.start_warmer(config.model, config.batch_size, key,
-                                                state.use_amp)
-            record.compile += " The model compiles in a background process for later runs."
-        except OSError as e:  # no process to spare: later runs decide again
-            record.compile += f" (No background compile: {e}.)"
+        record.compile += (" The model compiles in a background process once this run has "
+                           "ended, for later runs.")
+        budget.after_run.append(lambda: _warm_later(config.model, config.batch_size, key,
+                                                    state.use_amp))
     state.reporter.status(record.compile)
-    budget.switch = CompileSwitch(state, record, sample, key, warmer)
+    budget.switch = CompileSwitch(state, record, sample, key, warm_at_start=warm)
+
+
+def _warm_later(model_name: str, batch_size: int, key: str, use_amp: bool) -> None:
+    with contextlib.suppress(OSError):  # no process to spare: the next run decides again
+        compile_cache.start_warmer(model_name, batch_size, key, use_amp)
 
 
 class CompileSwitch:
@@ -149,18 +153,17 @@ class CompileSwitch:
     still pays for the time left, compile the run's model and train on with it."""
 
     def __init__(self, state: TrainState, record: BudgetRecord, sample: torch.Tensor, key: str,
-                 warmer: compile_cache.Warmer | None) -> None:
+                 warm_at_start: bool) -> None:
         self.state, self.record, self.sample, self.key = state, record, sample, key
-        self.warmer = warmer
+        self.warm_at_start = warm_at_start
         self.done = False
 
     def __call__(self, left_s: float, step: int) -> bool:
         """True when it switched to the compiled model (at `step`)."""
         if self.done:
             return False
-        ready = self.warmer.ready() if self.warmer is not None else compile_cache.is_warm(self.key)
-        if not ready:
-            return False
+        if not compile_cache.is_warm(self.key) or compile_cache.warmer_running(self.key):
+            return False  # a warmer still holds the lock while it times the steps
         speedup, _ = compile_speedup(self.key)  # the warmer has just measured it
         self.record.compile_speedup = round(speedup, 3)
         choice = choose_compile(left_s, True, 0.0, compile_cache.compile_times()["warm_s"],
@@ -171,7 +174,7 @@ class CompileSwitch:
                                     "not worth switching.")
             return False
         if not choice.compile:
-            if self.warmer is None:  # warm from the start but too short: nothing will change
+            if self.warm_at_start:  # warm from the start but too short: nothing will change
                 self.done = True
             return False
         self.done = True

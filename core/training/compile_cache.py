@@ -10,7 +10,10 @@ the marker lives inside the cache folder, so emptying the cache forgets it too.
 
 `start_warmer` compiles a model in a separate low-priority process (never in a thread of the
 training process: the compiler holds the GIL for seconds, and every op of the training loop
-waits for it) so that the next run, or this one when it is ready in time, finds the cache warm.
+waits for it) so that the next run finds the cache warm. It is started when a budget run ends,
+and waits while any time-budget run trains (`mark_training`): beside a run, even niced to the
+bottom, it made the run's 2-thread steps ~1.3 s instead of ~15 ms (every op's threads wait for
+the core it holds for a slice), so that run trained on one core.
 It writes the same marker, and runs at most once at a time per model (a lock file holding its
 pid). Once compiled, it times training steps of the compiled and the eager model, taking turns,
 and keeps the ratio beside the marker (`measured_speedup`): whether compiling pays is this
@@ -28,7 +31,6 @@ import platform
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +42,9 @@ if TYPE_CHECKING:
 MARKER_FOLDER = "digitlab-warm"  # inside TORCHINDUCTOR_CACHE_DIR
 TIMES_FILE = "compile-times.json"  # this machine's last cold and warm compile seconds
 LOCK_STALE_S = 20 * 60  # a warmer's lock older than this is from a process that died
+TRAINING_PREFIX = "training-"  # + pid: a time-budget run is training (the warmer waits)
+IDLE_POLL_S = 1.0  # the waiting warmer looks this often
+MAX_WAIT_S = 4 * 3600  # ... and gives up after this long (the next run starts another)
 # Recorded on the idle 2-core dev-cpu for dl-dilated-8k at batch 128 (issue 22): what a compile
 # costs before this machine has measured its own (compile-times.json, updated by every compile).
 DEFAULT_COLD_S = 28.0
@@ -132,21 +137,48 @@ def note_speed(key: str, eager_ms: float, compiled_ms: float) -> None:
                            "when": time.time()})
 
 
-@dataclass
-class Warmer:
-    """A background compile of one model (see `start_warmer`)."""
+def mark_training() -> Path | None:
+    """Say that this process trains to a time budget now (background compiles wait for it to
+    end); returns the mark for `unmark_training`, None where it cannot be written."""
+    folder = cache_root() / MARKER_FOLDER
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        mark = folder / f"{TRAINING_PREFIX}{os.getpid()}"
+        mark.write_text(str(os.getpid()))
+    except OSError:
+        return None
+    return mark
 
-    key: str
-    process: subprocess.Popen[bytes] | None  # None: another process's warmer was running
 
-    def ready(self) -> bool:
-        """The cache holds the model and the warmer has timed it (its process has ended)."""
-        if self.process is not None:
-            if self.process.poll() is None:  # also reaps it once it exits
-                return False
-        elif warmer_running(self.key):  # another process's warmer: its lock
+def unmark_training(mark: Path | None) -> None:
+    if mark is not None:
+        mark.unlink(missing_ok=True)
+
+
+def training_now() -> bool:
+    """Whether a live process other than this one has marked itself training."""
+    for mark in (cache_root() / MARKER_FOLDER).glob(f"{TRAINING_PREFIX}*"):
+        try:
+            pid = int(mark.name.removeprefix(TRAINING_PREFIX))
+        except ValueError:
+            continue
+        if pid != os.getpid() and _alive(pid):
+            return True
+        if not _alive(pid):
+            mark.unlink(missing_ok=True)  # a run that died mid-way
+    return False
+
+
+def _wait_while_training(lock: Path) -> bool:
+    """Wait for the time-budget runs to end (touching the lock: a waiting warmer is not a dead
+    one); False if they kept training for MAX_WAIT_S."""
+    started = time.time()
+    while training_now():
+        if time.time() - started > MAX_WAIT_S:
             return False
-        return is_warm(self.key)
+        os.utime(lock)
+        time.sleep(IDLE_POLL_S)
+    return True
 
 
 def _lock(key: str) -> Path:
@@ -178,12 +210,13 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def start_warmer(model_name: str, batch_size: int, key: str, use_amp: bool) -> Warmer:
+def start_warmer(model_name: str, batch_size: int, key: str,
+                 use_amp: bool) -> subprocess.Popen[bytes] | None:
     """Compile `model_name` for batches of `batch_size` (bf16 autocast with `use_amp`) in a
-    low-priority background process that outlives this one if it must; none is started while
+    low-priority background process that outlives this one; none (None) is started while
     another holds the key's lock."""
     if warmer_running(key):
-        return Warmer(key, None)
+        return None
     _lock(key).parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "core.training.compile_cache", model_name,
                str(batch_size), key, "bf16" if use_amp else "fp32"]
@@ -195,7 +228,7 @@ def start_warmer(model_name: str, batch_size: int, key: str, use_amp: bool) -> W
         options["start_new_session"] = True  # Ctrl+C on the run does not reach it
     # The folder that holds `core`, so the child imports the same code as this process.
     options["cwd"] = str(Path(__file__).resolve().parents[2])
-    return Warmer(key, subprocess.Popen(command, **options))
+    return subprocess.Popen(command, **options)
 
 
 def _lower_priority() -> None:
@@ -238,8 +271,8 @@ def _time_steps(model: Any, compiled: Any, sample: Any, use_amp: bool) -> tuple[
 
 
 def _warm(model_name: str, batch_size: int, key: str, precision: str = "fp32") -> int:
-    """The warmer process: take the lock, compile as the trainer would, mark it, time compiled
-    against eager steps, unlock."""
+    """The warmer process: take the lock, wait while time-budget runs train, compile as the
+    trainer would, mark it, time compiled against eager steps, unlock."""
     _lower_priority()
     lock = _lock(key)
     lock.parent.mkdir(parents=True, exist_ok=True)
@@ -253,6 +286,8 @@ def _warm(model_name: str, batch_size: int, key: str, precision: str = "fp32") -
     try:
         os.write(fd, str(os.getpid()).encode())
         os.close(fd)
+        if not _wait_while_training(lock):
+            return 3
         import torch
 
         from core.models import build_model

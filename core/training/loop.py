@@ -115,15 +115,18 @@ def train_to_budget(state: TrainState, budget: TimeBudget) -> TrainResult:
     follow_budget(state, budget)
     passes = EpochTraining(started=time.perf_counter())  # every pass adds to it
     budget.begin()
-    while True:  # at least one step, even when start-up already spent the budget
-        train_one_epoch(state, budget, into=passes)
-        if passes.stopped:
-            return finish(state, "stopped")
-        if budget.finished:
-            break
-    evaluation_started = time.perf_counter()
-    end_epoch(state, passes)
-    record = budget.end(evaluation_s=time.perf_counter() - evaluation_started)
+    try:
+        while True:  # at least one step, even when start-up already spent the budget
+            train_one_epoch(state, budget, into=passes)
+            if passes.stopped:
+                return finish(state, "stopped")
+            if budget.finished:
+                break
+        evaluation_started = time.perf_counter()
+        end_epoch(state, passes)
+        record = budget.end(evaluation_s=time.perf_counter() - evaluation_started)
+    finally:
+        budget.close()
     record.verdict = budget_verdict(record, state.history[-1].test_acc)
     state.reporter.status(budget_summary(record))
     if state.run is not None:

@@ -70,6 +70,53 @@ def test_the_measured_speedup_is_read_back_and_a_bad_file_is_no_measurement(
         assert compile_cache.measured_speedup("k") is None, bad
 
 
+def test_background_compiles_wait_while_another_process_trains_to_a_budget(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
+    own = compile_cache.mark_training()
+    assert own is not None and own.is_file()
+    assert not compile_cache.training_now()  # this process's own mark does not count
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        folder = tmp_path / compile_cache.MARKER_FOLDER
+        (folder / f"{compile_cache.TRAINING_PREFIX}{other.pid}").write_text(str(other.pid))
+        assert compile_cache.training_now()
+        lock = folder / "k.lock"
+        lock.write_text(str(os.getpid()))
+        monkeypatch.setattr(compile_cache, "MAX_WAIT_S", 0.5)
+        monkeypatch.setattr(compile_cache, "IDLE_POLL_S", 0.1)
+        assert not compile_cache._wait_while_training(lock)  # it kept training: give up
+    finally:
+        other.kill()
+        other.wait()
+    assert not compile_cache.training_now()  # a dead run's mark is no run ...
+    assert not (folder / f"{compile_cache.TRAINING_PREFIX}{other.pid}").exists()  # ... and goes
+    assert compile_cache._wait_while_training(lock)
+    compile_cache.unmark_training(own)
+    assert not own.exists()
+
+
+def test_a_budget_run_marks_itself_training_until_it_ends_however_it_ends(
+        mnist, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.training.control import TrainControl
+
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
+    marks = lambda: list((tmp_path / compile_cache.MARKER_FOLDER).glob(  # noqa: E731
+        f"{compile_cache.TRAINING_PREFIX}*"))
+    seen: list[int] = []
+
+    class Watching(Recorder):
+        def step(self, metrics) -> None:  # type: ignore[no-untyped-def]
+            seen.append(len(marks()))
+            super().step(metrics)
+
+    control = TrainControl()
+    result = train(TrainConfig(**TINY, time_budget=20.0), data=mnist, control=control,
+                   reporter=Watching(control, stop_at=10), budget_start=BudgetStart.now())
+    assert result.status == "stopped" and seen and seen[0] == 1  # marked while it trained
+    assert marks() == []  # stopped mid-run: the mark is gone all the same
+
+
 def test_the_warmer_times_eager_and_compiled_steps_and_puts_the_weights_back() -> None:
     from core.models import build_model
 
@@ -144,14 +191,15 @@ def test_the_switch_compiles_once_the_cache_is_warm_and_it_still_pays(
     monkeypatch.setattr(compile_cache, "is_warm", lambda key: ready["now"])
     record = BudgetRecord(budget_s=60.0, counted_from="test")
     state = SimpleNamespace(reporter=StatusRecorder())
-    switch = CompileSwitch(state, record, None, "key", warmer=None)  # type: ignore[arg-type]
+    monkeypatch.setattr(compile_cache, "warmer_running", lambda key: False)
+    switch = CompileSwitch(state, record, None, "key", warm_at_start=False)  # type: ignore
     assert not switch(40.0, 100) and not adopted  # the background compile is not done
     ready["now"] = True
     assert switch(40.0, 150) and adopted == [1]
     assert record.compiled_from_step == 150 and "Switched" in record.compile
     assert state.reporter.statuses[-1].startswith("Switched to the compiled model at step 150")
     assert not switch(30.0, 200) and adopted == [1]  # once
-    late = CompileSwitch(None, BudgetRecord(60.0, "test"), None, "key", None)  # type: ignore
+    late = CompileSwitch(None, BudgetRecord(60.0, "test"), None, "key", True)  # type: ignore
     assert not late(5.0, 900) and late.done  # ready, but 5 s left: not worth 2.5 s of compile
 
 
