@@ -185,13 +185,21 @@ def _lock(key: str) -> Path:
     return cache_root() / MARKER_FOLDER / f"{key}.lock"
 
 
+def _lock_pid(lock: Path) -> int:
+    """The pid a lock file names (0: none, unreadable or not a number)."""
+    try:
+        return int(read_untrusted(lock, 64).decode().strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
 def warmer_running(key: str) -> bool:
     """Whether a live warmer holds the lock for `key`."""
     lock = _lock(key)
+    pid = _lock_pid(lock)
     try:
-        pid = int(read_untrusted(lock, 64).decode().strip() or 0)
         age = time.time() - lock.stat().st_mtime
-    except (OSError, ValueError):
+    except OSError:
         return False
     return age < LOCK_STALE_S and _alive(pid)
 
@@ -228,7 +236,14 @@ def start_warmer(model_name: str, batch_size: int, key: str,
         options["start_new_session"] = True  # Ctrl+C on the run does not reach it
     # The folder that holds `core`, so the child imports the same code as this process.
     options["cwd"] = str(Path(__file__).resolve().parents[2])
-    return subprocess.Popen(command, **options)
+    process = subprocess.Popen(command, **options)
+    # The lock is the child's from its first moment (whoever waits for background compiles,
+    # e.g. a benchmark, sees it at once); the child finds its own pid there and goes on.
+    with contextlib.suppress(OSError):
+        fd = os.open(_lock(key), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        os.write(fd, str(process.pid).encode())
+        os.close(fd)
+    return process
 
 
 def _lower_priority() -> None:
@@ -279,13 +294,16 @@ def _warm(model_name: str, batch_size: int, key: str, precision: str = "fp32") -
     try:
         fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
     except FileExistsError:
-        if warmer_running(key):
-            return 0
-        lock.unlink(missing_ok=True)  # a dead warmer's lock
-        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        fd = -1
+        if _lock_pid(lock) != os.getpid():  # else: start_warmer took it for this process
+            if warmer_running(key):
+                return 0
+            lock.unlink(missing_ok=True)  # a dead warmer's lock
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
     try:
-        os.write(fd, str(os.getpid()).encode())
-        os.close(fd)
+        if fd >= 0:
+            os.write(fd, str(os.getpid()).encode())
+            os.close(fd)
         if not _wait_while_training(lock):
             return 3
         import torch

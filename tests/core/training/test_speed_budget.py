@@ -96,6 +96,20 @@ def test_background_compiles_wait_while_another_process_trains_to_a_budget(
     assert not own.exists()
 
 
+def test_a_started_background_compile_holds_its_lock_from_its_first_moment(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whoever waits for background compiles (the benchmark, before its eager loop) must not
+    see 'none' in the instant before the child has started; the child then keeps the lock."""
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
+    process = compile_cache.start_warmer("dl-dilated-1k", 16, "a-key-no-model-has", False)
+    assert process is not None
+    assert compile_cache.warmer_running("a-key-no-model-has")  # at once
+    assert compile_cache.start_warmer("dl-dilated-1k", 16, "a-key-no-model-has", False) is None
+    assert process.wait(timeout=120) == 2  # its model's key is another: nothing to warm
+    assert not compile_cache.warmer_running("a-key-no-model-has")
+    assert not list((tmp_path / compile_cache.MARKER_FOLDER).glob("*.lock"))
+
+
 def test_a_budget_run_marks_itself_training_until_it_ends_however_it_ends(
         mnist, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from core.training.control import TrainControl
