@@ -33,7 +33,7 @@ _COMPACT: dict[str, object] = {**_RECIPE, "augment": 0.3, "augment_stroke": 0.1,
 # bf16 autocast where the CPU computes it natively (issue 22): ~1.6x the steps in the same seconds
 # on the 2-core EPYC, and on validation, 30 s budgets, seeds 0-2 (bench_budget_recipe.py
 # --seconds 30): 99.37% mean against 99.23% in fp32. Batch 256 (99.26%), lr 0.03 (99.29%) and a
-# longer warm-up (99.34%) did not beat it.
+# longer warm-up (99.34%) did not beat it; at 60 s nothing did (RESULTS.md, "Time to accuracy").
 TIME_BUDGET_RECIPE: dict[str, object] = {
     "model": "dl-dilated-8k", "augment": 0.0, "augment_stroke": 0.0, "label_smoothing": 0.0,
     "lr": 0.02, "pct_start": 0.2, "cpu_bf16": True,

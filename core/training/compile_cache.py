@@ -43,7 +43,10 @@ MARKER_FOLDER = "digitlab-warm"  # inside TORCHINDUCTOR_CACHE_DIR
 TIMES_FILE = "compile-times.json"  # this machine's last cold and warm compile seconds
 LOCK_STALE_S = 20 * 60  # a warmer's lock older than this is from a process that died
 TRAINING_PREFIX = "training-"  # + pid: a time-budget run is training (the warmer waits)
-IDLE_POLL_S = 1.0  # the waiting warmer looks this often
+IDLE_POLL_S = 1.0  # the waiting warmer looks this often ...
+# ... until no run has trained for this long: a run started right after the last one marks
+# itself only once it has loaded (~3 s), and the compile would have taken a core from it.
+QUIET_S = 6.0
 MAX_WAIT_S = 4 * 3600  # ... and gives up after this long (the next run starts another)
 # Recorded on the idle 2-core dev-cpu for dl-dilated-8k at batch 128 (issue 22): what a compile
 # costs before this machine has measured its own (compile-times.json, updated by every compile).
@@ -170,15 +173,19 @@ def training_now() -> bool:
 
 
 def _wait_while_training(lock: Path) -> bool:
-    """Wait for the time-budget runs to end (touching the lock: a waiting warmer is not a dead
-    one); False if they kept training for MAX_WAIT_S."""
-    started = time.time()
-    while training_now():
-        if time.time() - started > MAX_WAIT_S:
+    """Wait until no time-budget run has trained for QUIET_S (touching the lock: a waiting
+    warmer is not a dead one); False if they kept training for MAX_WAIT_S."""
+    started = quiet_since = time.time()
+    while True:
+        now = time.time()
+        if training_now():
+            quiet_since = now
+        elif now - quiet_since >= QUIET_S:
+            return True
+        if now - started > MAX_WAIT_S:
             return False
         os.utime(lock)
         time.sleep(IDLE_POLL_S)
-    return True
 
 
 def _lock(key: str) -> Path:
@@ -320,6 +327,8 @@ def _warm(model_name: str, batch_size: int, key: str, precision: str = "fp32") -
         compiled = compile_for_training(model, sample, use_amp)  # marks it when it works
         if compiled.forward is model:
             return 1
+        if not _wait_while_training(lock):  # a run started meanwhile: time on a quiet machine
+            return 3
         note_speed(key, *_time_steps(model, compiled.forward, sample, use_amp))
         return 0
     finally:
