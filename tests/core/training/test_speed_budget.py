@@ -16,10 +16,11 @@ import torch
 
 from core.runs.store import RunStore
 from core.training import budget_compile, compile_cache, speed
-from core.training.budget import SKIP_STEPS, BudgetStart, ThreadTrial
+from core.training.budget import BudgetStart
 from core.training.budget_compile import CompileSwitch, choose_compile
 from core.training.config import TrainConfig
 from core.training.loop import train
+from core.training.thread_trial import SKIP_STEPS, ThreadTrial
 from tests.core.training.test_loop import Recorder
 
 REPO = Path(__file__).resolve().parents[3]

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from core.training import speed
-from core.training.budget import RETIME_THREADS_SECONDS, SKIP_STEPS, ThreadTrial, TimeBudget
+from core.training.budget import RETIME_THREADS_SECONDS, TimeBudget
 from core.training.speed import choose_threads, threads_to_try
+from core.training.thread_trial import SKIP_STEPS, ThreadTrial
 
 
 def test_the_fastest_count_wins_and_a_near_tie_goes_to_fewer_threads() -> None:
