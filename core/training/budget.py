@@ -211,8 +211,7 @@ class TimeBudget:
         now = self.clock()
         if (self.trial is not None and now - self._trial_ended_at >= RETIME_THREADS_SECONDS
                 and self.deadline - now > RETIME_THREADS_SECONDS / 2):  # not in the last steps
-            self.trial = self.trial.again(skip=1)  # the step after a change of count is slow
-            self.trial.start()
+            self._retime_threads(skip=1)  # the step after a change of count is slow
             return
         if not self._marks:
             if self.steps >= SKIP_STEPS:
@@ -224,8 +223,7 @@ class TimeBudget:
             self._restart_rate()  # the compiled model steps at another rate
             if self.trial is not None:  # ... and its fastest thread count may be another
                 self.record.eager_threads_step_ms = self.trial.step_ms()
-                self.trial = self.trial.again()
-                self.trial.start()
+                self._retime_threads(skip=SKIP_STEPS)
             return
         self.sync()
         active = self._active_time()
@@ -234,6 +232,12 @@ class TimeBudget:
                 active - self._marks[0][0] < MEASURE_SECONDS or measured < MEASURE_STEPS):
             return
         self._plan(active)
+
+    def _retime_threads(self, skip: int) -> None:
+        """Time the thread counts again from the next step, its first `skip` steps untimed."""
+        assert self.trial is not None
+        self.trial = self.trial.again(skip)
+        self.trial.start()
 
     def _restart_rate(self) -> None:
         """Measure the step rate afresh from this step on (after warm-up, a new thread count or

@@ -165,10 +165,11 @@ def training_now() -> bool:
             pid = int(mark.name.removeprefix(TRAINING_PREFIX))
         except ValueError:
             continue
-        if pid != os.getpid() and _alive(pid):
+        if pid == os.getpid():
+            continue
+        if _alive(pid):
             return True
-        if not _alive(pid):
-            mark.unlink(missing_ok=True)  # a run that died mid-way
+        mark.unlink(missing_ok=True)  # a run that died mid-way
     return False
 
 
@@ -271,24 +272,21 @@ def _time_steps(model: Any, compiled: Any, sample: Any, use_amp: bool) -> tuple[
 
     import torch
 
-    saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    from core.training.speed import weights_put_back
+    from core.training.steps import optimizer_step
+
     optimizer = torch.optim.Adam(model.parameters(), 1e-4)
+    constant = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
     labels = torch.zeros(len(sample), dtype=torch.long)
     times: dict[bool, list[float]] = {False: [], True: []}
-    for _ in range(TIMED_ROUNDS):
-        for is_compiled, forward in ((False, model), (True, compiled)):
-            for i in range(TIMED_STEPS + 1):  # the first of each turn is not timed
-                t0 = time.perf_counter()
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_amp):
-                    loss = torch.nn.functional.cross_entropy(forward(sample).float(), labels)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                if i:
-                    times[is_compiled].append(1000 * (time.perf_counter() - t0))
-    with torch.no_grad():
-        for k, v in model.state_dict().items():
-            v.copy_(saved[k])
+    with weights_put_back(model):
+        for _ in range(TIMED_ROUNDS):
+            for is_compiled, forward in ((False, model), (True, compiled)):
+                for i in range(TIMED_STEPS + 1):  # the first of each turn is not timed
+                    t0 = time.perf_counter()
+                    optimizer_step(forward, optimizer, constant, sample, labels, use_amp=use_amp)
+                    if i:
+                        times[is_compiled].append(1000 * (time.perf_counter() - t0))
     return statistics.median(times[False]), statistics.median(times[True])
 
 

@@ -19,10 +19,12 @@ seed wrote it, so its results reproduce; compilation changes no results and appl
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -153,6 +155,22 @@ class CompiledModel:
     note: str  # what happened, for the log: "compiled in 3.1 s" or why it runs eagerly
 
 
+@contextlib.contextmanager
+def weights_put_back(model: torch.nn.Module) -> Iterator[None]:
+    """Whatever runs inside (warm-up or timing steps) leaves `model`'s weights and buffers as
+    they were, and no gradients."""
+    import torch
+
+    saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for k, v in model.state_dict().items():
+                v.copy_(saved[k])
+        model.zero_grad(set_to_none=True)
+
+
 def compile_for_training(model: torch.nn.Module, sample: torch.Tensor,
                          use_amp: bool) -> CompiledModel:
     """Compile `model` and warm it up on `sample` (a real input batch) without changing it.
@@ -174,31 +192,26 @@ def compile_for_training(model: torch.nn.Module, sample: torch.Tensor,
     key = compile_cache.cache_key(model, sample, use_amp)
     was_warm = compile_cache.is_warm(key)
     t0 = time.perf_counter()
-    saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    try:
-        # CUDA graphs ("reduce-overhead") replay each step as one launch; on the CPU there are
-        # no launches to save, only fusion.
-        mode = "reduce-overhead" if device.type == "cuda" else "default"
-        if device.type == "cpu":
-            # Kernels read the thread count when they run instead of baking it in: one cached
-            # compilation serves every count (time-budget runs pick it by load, see above).
-            import torch._inductor.config as inductor_config
+    with weights_put_back(model):
+        try:
+            # CUDA graphs ("reduce-overhead") replay each step as one launch; on the CPU there
+            # are no launches to save, only fusion.
+            mode = "reduce-overhead" if device.type == "cuda" else "default"
+            if device.type == "cpu":
+                # Kernels read the thread count when they run instead of baking it in: one
+                # cached compilation serves every count (time-budget runs time them).
+                import torch._inductor.config as inductor_config
 
-            inductor_config.cpp.dynamic_threads = True
-        compiled = torch.compile(model, mode=mode, dynamic=False)
-        for _ in range(3 if device.type == "cuda" else 1):  # CUDA graphs record on a later call
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                out = compiled(sample)
-            out.float().sum().backward()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-    except Exception as e:  # any compiler failure means: train eagerly
-        compiled, reason = model, f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
-    finally:
-        with torch.no_grad():
-            for k, v in model.state_dict().items():
-                v.copy_(saved[k])
-        model.zero_grad(set_to_none=True)
+                inductor_config.cpp.dynamic_threads = True
+            compiled = torch.compile(model, mode=mode, dynamic=False)
+            for _ in range(3 if device.type == "cuda" else 1):  # CUDA graphs record later
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                    out = compiled(sample)
+                out.float().sum().backward()
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+        except Exception as e:  # any compiler failure means: train eagerly
+            compiled, reason = model, f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
     seconds = time.perf_counter() - t0
     if compiled is model:
         return CompiledModel(model, seconds, f"Training eagerly: torch.compile failed ({reason}).")
